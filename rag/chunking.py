@@ -1,0 +1,74 @@
+"""Chunk stage: whole sentences packed into passages that fit the embedding model's window.
+
+pysbd splits sentences by rules (no data download) and reports character spans, so every chunk keeps
+its exact offsets in the cleaned document and a citation can show the span it quotes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import pysbd
+
+from .corpus import Document
+
+
+@dataclass(frozen=True)
+class ChunkSettings:
+    # all-MiniLM-L6-v2 reads 256 word pieces; ~4 characters a piece keeps a chunk well inside that.
+    max_chars: int = 700
+    overlap_sentences: int = 1
+
+
+@dataclass(frozen=True)
+class Chunk:
+    id: str  # "<source>#<n>"
+    source: str
+    text: str  # equal to document.text[start:end]
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Sentence:
+    text: str
+    start: int
+    end: int
+
+
+@lru_cache(maxsize=1)
+def _segmenter() -> pysbd.Segmenter:
+    return pysbd.Segmenter(language="en", clean=False, char_span=True)
+
+
+def split_sentences(text: str) -> list[Sentence]:
+    """Sentences with their offsets; paragraphs are split first so no sentence crosses a blank line."""
+    sentences = []
+    offset = 0
+    for paragraph in text.split("\n\n"):
+        for span in _segmenter().segment(paragraph):
+            stripped = span.sent.strip()
+            if stripped:
+                start = offset + span.start + (len(span.sent) - len(span.sent.lstrip()))
+                sentences.append(Sentence(stripped, start, start + len(stripped)))
+        offset += len(paragraph) + 2
+    return sentences
+
+
+def chunk_document(document: Document, settings: ChunkSettings = ChunkSettings()) -> list[Chunk]:
+    """Pack consecutive sentences up to `max_chars`, repeating the last sentences of a chunk at the
+    start of the next so a fact split across the boundary is still found whole."""
+    sentences = split_sentences(document.text)
+    chunks: list[Chunk] = []
+    first = 0
+    while first < len(sentences):
+        last = first
+        while last + 1 < len(sentences) and sentences[last + 1].end - sentences[first].start <= settings.max_chars:
+            last += 1
+        start, end = sentences[first].start, sentences[last].end
+        chunks.append(Chunk(f"{document.source}#{len(chunks)}", document.source, document.text[start:end], start, end))
+        if last + 1 >= len(sentences):
+            break
+        first = max(first + 1, last + 1 - settings.overlap_sentences)
+    return chunks

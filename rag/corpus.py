@@ -1,0 +1,289 @@
+"""Corpus stage: read article files, keep the article, drop the page furniture, group near-duplicates.
+
+Pages saved from news sites carry newsletter forms, captions, ads and lists of other stories; none of
+that may be indexed or quoted. HTML goes through trafilatura first; every format then goes through the
+same line rules below, written for saved page text (trafilatura and jusText need markup to tell
+furniture from article, and plain text has none).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+
+from datasketch import MinHash, MinHashLSH
+
+from .errors import CorpusError
+
+log = logging.getLogger("rag")
+
+SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm")
+# News articles are a few kB; a file this large is a dump, not an article, and would stall the chunker.
+MAX_FILE_BYTES = 20 * 1024 * 1024
+# Jaccard similarity of word shingles above which two files are copies of one story.
+NEAR_DUPLICATE_THRESHOLD = 0.6
+_SHINGLE_WORDS = 3
+
+
+@dataclass(frozen=True)
+class Document:
+    """One article after cleaning. Chunk offsets and citation spans point into `text`."""
+
+    source: str  # file name, relative to the corpus directory
+    text: str
+    sha256: str  # of the raw file, so the index can tell what changed
+    outlet: str | None = None
+    title: str | None = None
+    byline: str | None = None
+    date: str | None = None  # ISO date of publication
+    group: str = ""  # story group: copies of one story share it and count once as confirmation
+
+
+@dataclass(frozen=True)
+class CorpusFile:
+    source: str
+    path: Path
+    sha256: str
+
+
+# --- files -------------------------------------------------------------------------------------
+
+
+def list_corpus(corpus_dir: str | Path) -> list[CorpusFile]:
+    """The article files of a corpus directory with their hashes, in a stable order."""
+    root = Path(corpus_dir)
+    if not root.exists():
+        raise CorpusError(f"corpus directory not found: {root} (pass --corpus DIR with your articles)")
+    if not root.is_dir():
+        raise CorpusError(f"corpus path is not a directory: {root}")
+    files = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        if path.suffix.lower() not in SUPPORTED_SUFFIXES or any(part.startswith(".") for part in path.relative_to(root).parts):
+            continue
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            log.warning("skipping %s: cannot read it (%s)", path, exc.strerror or exc)
+            continue
+        files.append(CorpusFile(path.relative_to(root).as_posix(), path, hashlib.sha256(data).hexdigest()))
+    if not files:
+        raise CorpusError(
+            f"no article files in {root}: add .txt, .md or .html files (found none of {', '.join(SUPPORTED_SUFFIXES)})"
+        )
+    return files
+
+
+def read_document(file: CorpusFile) -> Document | None:
+    """Read and clean one file; None (with a warning naming the file) when it holds no usable article."""
+    data = file.path.read_bytes()
+    if len(data) > MAX_FILE_BYTES:
+        log.warning("skipping %s: %d MB is too large for an article (limit %d MB)", file.source, len(data) >> 20, MAX_FILE_BYTES >> 20)
+        return None
+    if b"\x00" in data[:8192]:
+        log.warning("skipping %s: it is a binary file, not text", file.source)
+        return None
+    try:
+        raw = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raw = data.decode("cp1252", errors="replace")
+        log.warning("%s is not UTF-8; read it as Windows-1252 (save it as UTF-8 to silence this)", file.source)
+    suffix = file.path.suffix.lower()
+    metadata: dict[str, str | None] = {}
+    if suffix in (".html", ".htm"):
+        raw, metadata = _extract_html(raw)
+    elif suffix == ".md":
+        raw = _strip_markdown(raw)
+    document = clean_text(raw, source=file.source, sha256=file.sha256)
+    document = replace(document, **{k: v for k, v in metadata.items() if v and not getattr(document, k)})
+    if not document.text:
+        log.warning("skipping %s: no article text left after removing page furniture", file.source)
+        return None
+    return document
+
+
+def load_corpus(corpus_dir: str | Path) -> list[Document]:
+    """Every readable article of the directory, cleaned and grouped into stories."""
+    documents = [doc for file in list_corpus(corpus_dir) if (doc := read_document(file))]
+    if not documents:
+        raise CorpusError(f"no readable article in {corpus_dir}: every file was empty, binary or furniture only")
+    return group_near_duplicates(documents)
+
+
+def _extract_html(html: str) -> tuple[str, dict[str, str | None]]:
+    import trafilatura
+
+    result = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False, include_tables=False)
+    if result is None:
+        return "", {}
+    as_dict = result.as_dict() if hasattr(result, "as_dict") else dict(result)
+    metadata = {
+        "title": as_dict.get("title"),
+        "byline": as_dict.get("author"),
+        "date": as_dict.get("date"),
+        "outlet": _short_outlet(as_dict.get("sitename")),
+    }
+    return as_dict.get("text") or "", metadata
+
+
+def _strip_markdown(text: str) -> str:
+    text = re.sub(r"!\[[^\]]*\]\([^)]*\)", "", text)  # images
+    text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)  # links keep their words
+    text = re.sub(r"^\s{0,3}#{1,6}\s*", "", text, flags=re.M)
+    return re.sub(r"(\*\*|__)(.+?)\1", r"\2", text)
+
+
+# --- cleaning ----------------------------------------------------------------------------------
+
+_FURNITURE_LINES = {
+    "advertisement", "related", "trending", "skip to content", "edit post", "subscribe", "world news",
+    "this audio is created with ai assistance", "* indicates required", "please, enter correct email address",
+    "enter your email to subscribe", "successfuly subscribed", "successfully subscribed", "sign up", "share",
+    "read more", "listen", "print", "comments", "license photo",
+}
+# Headings after which a page lists other stories, forms and links, never more of the article.
+_END_OF_ARTICLE = re.compile(
+    r"^(news feed|latest headlines|trending stories|more news|editors'? picks|most read|most popular|"
+    r"recommended( stories)?|related (stories|articles|coverage)|read next|you may also like|follow us|more from)\b",
+    re.I,
+)
+_FORM_TEXT = re.compile(r"\b(subscribe|newsletter|sign(ing)? up|email address|indicates required)\b", re.I)
+_CAPTION = re.compile(
+    r"(\bphoto (by|for|credit|courtesy)\b|\| license photo|\bfile photo\b|^(photo|image|credit|caption):|"
+    r"\((?:[^()]*/\s*)?(AFP|AP|Reuters|Getty Images|EPA|Pool)[^()]*\)\s*$)",
+    re.I,
+)
+_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+_DATE = re.compile(rf"\b({_MONTHS})\.?\s+(\d{{1,2}}),\s+(\d{{4}})\b")
+_BYLINE = re.compile(r"^by\s+(.+)$", re.I)
+_DATELINE_OUTLET = re.compile(r"\(([A-Z][A-Za-z]{1,15})\)\s+(--|—|–)")
+_NEWS_DESK = re.compile(r"\b(?:and\s+)?(The\s+)?([A-Z][\w.]*(?:\s+[A-Z][\w.]*){0,3})\s+news desk\b")
+_SENTENCE_END = re.compile(r"[.!?]['\"”’)]*$|[\"”’]$")
+
+
+def clean_text(raw: str, *, source: str, sha256: str = "") -> Document:
+    """Cut a saved page down to its article paragraphs and read outlet, title, byline and date."""
+    lines = [re.sub(r"\s+", " ", line).strip() for line in raw.splitlines()]
+    header: list[str] = []
+    body: list[str] = []
+    for line in lines:
+        if not line or _is_furniture(line):
+            continue
+        if body and _END_OF_ARTICLE.match(line):
+            break
+        if _is_paragraph(line):
+            body.append(line)
+        elif not body:
+            header.append(line)
+        # A line without closing punctuation inside the article is a sub-heading or a teaser for
+        # another story; neither is article text worth quoting.
+    title, byline, published = _read_header(header)
+    text = "\n\n".join(_dedupe_adjacent(body))
+    return Document(
+        source=source,
+        text=text,
+        sha256=sha256,
+        outlet=_find_outlet(header + body[:3]),
+        title=title,
+        byline=byline,
+        date=published,
+    )
+
+
+def _is_furniture(line: str) -> bool:
+    lowered = line.lower().strip(" .:")
+    return (
+        lowered in _FURNITURE_LINES
+        or bool(_CAPTION.search(line))
+        or (len(line) < 120 and bool(_FORM_TEXT.search(line)))
+        or line.startswith("* ")
+    )
+
+
+def _is_paragraph(line: str) -> bool:
+    return len(line.split()) >= 8 and bool(_SENTENCE_END.search(line))
+
+
+def _dedupe_adjacent(paragraphs: list[str]) -> list[str]:
+    return [p for i, p in enumerate(paragraphs) if i == 0 or p != paragraphs[i - 1]]
+
+
+def _read_header(header: list[str]) -> tuple[str | None, str | None, str | None]:
+    title = byline = published = None
+    for line in header:
+        found = _DATE.search(line)
+        if found and published is None:
+            published = _iso_date(found)
+        if (match := _BYLINE.match(line)) and byline is None:
+            byline = _DATE.split(match.group(1))[0].strip(" ,|") if found else match.group(1).strip()
+        elif title is None and not found and len(line.split()) >= 4:
+            title = line
+    return title, byline, published
+
+
+def _iso_date(match: re.Match) -> str:
+    month = _MONTHS.split("|").index(match.group(1)) + 1
+    return date(int(match.group(3)), month, int(match.group(2))).isoformat()
+
+
+def _find_outlet(lines: list[str]) -> str | None:
+    for line in lines:
+        if found := _DATELINE_OUTLET.search(line):
+            return found.group(1)
+        if found := _NEWS_DESK.search(line):
+            return found.group(2)
+    return None
+
+
+def _short_outlet(name: str | None) -> str | None:
+    return re.sub(r"^the\s+", "", name, flags=re.I).strip() if name else None
+
+
+# --- near-duplicates ---------------------------------------------------------------------------
+
+
+def _shingles(text: str) -> set[bytes]:
+    words = re.findall(r"\w+", text.lower())
+    return {" ".join(words[i : i + _SHINGLE_WORDS]).encode() for i in range(max(1, len(words) - _SHINGLE_WORDS + 1))}
+
+
+def group_near_duplicates(documents: list[Document]) -> list[Document]:
+    """Give copies of one story a shared group, and let a bare copy borrow the metadata of its group.
+
+    Copies are found with MinHash LSH over word shingles; they still keep their own text, so a
+    figure changed between two copies is compared by the guard rather than hidden.
+    """
+    lsh = MinHashLSH(threshold=NEAR_DUPLICATE_THRESHOLD, num_perm=128)
+    hashes = {}
+    for doc in documents:
+        minhash = MinHash(num_perm=128)
+        minhash.update_batch(list(_shingles(doc.text)))
+        hashes[doc.source] = minhash
+        lsh.insert(doc.source, minhash)
+    parent = {doc.source: doc.source for doc in documents}
+
+    def root(source: str) -> str:
+        while parent[source] != source:
+            parent[source] = parent[parent[source]]
+            source = parent[source]
+        return source
+
+    for doc in documents:
+        for other in lsh.query(hashes[doc.source]):
+            a, b = sorted((root(doc.source), root(other)))
+            parent[b] = a
+    members: dict[str, list[Document]] = {}
+    for doc in documents:
+        members.setdefault(root(doc.source), []).append(doc)
+    grouped = []
+    for doc in documents:
+        group = root(doc.source)
+        fields = {"group": group}
+        for name in ("outlet", "title", "byline", "date"):
+            if getattr(doc, name) is None:
+                fields[name] = next((getattr(m, name) for m in members[group] if getattr(m, name)), None)
+        grouped.append(replace(doc, **fields))
+    return grouped

@@ -1,0 +1,77 @@
+"""Shared fixtures: small fakes for the two model seams, and the real models for integration tests."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+SEED_QA = ROOT.parent / "shared" / "eval" / "seed_qa.jsonl"
+
+
+class FakeEmbedder:
+    """Bag-of-words hashing: texts that share words get similar unit vectors, with no model at all."""
+
+    name = "fake-bow"
+    dim = 256
+
+    def __init__(self):
+        self.calls: list[int] = []  # how many texts each call embedded
+
+    def embed(self, texts, *, progress=False):
+        self.calls.append(len(texts))
+        vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                vectors[row, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dim] += 1.0
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.where(norms == 0, 1, norms)
+
+
+class FakeGenerator:
+    """Replies with a fixed text, streamed word by word; records the prompts it was given."""
+
+    name = "fake-generator"
+
+    def __init__(self, reply: str, context_size: int = 2048):
+        self.reply = reply
+        self.prompts: list[list[dict[str, str]]] = []
+        self._context_size = context_size
+
+    @property
+    def context_size(self) -> int:
+        return self._context_size
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def generate(self, messages, *, max_tokens):
+        self.prompts.append(messages)
+        for word in self.reply.split(" "):
+            yield word + " "
+
+
+@pytest.fixture
+def fake_embedder():
+    return FakeEmbedder()
+
+
+@pytest.fixture
+def seed_corpus(tmp_path) -> Path:
+    """A private copy of the seed corpus that a test may change."""
+    target = tmp_path / "corpus"
+    shutil.copytree(SEEDS, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def real_embedder():
+    from rag.answer import shared_embedder
+
+    return shared_embedder()
