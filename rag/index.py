@@ -1,0 +1,332 @@
+"""Index stage: FAISS over the chunk embeddings, a BM25 keyword index, the chunk store and a manifest.
+
+Layout of an index directory: `current` is a symlink to one complete generation (`gen-…/`). A build
+writes a new generation beside it and swaps the link in one atomic rename, so a crash mid-build leaves
+the previous index usable. The manifest records what the index was built from (corpus file hashes,
+embedding model, chunker settings, package version) and the hash of every file it wrote, so a stale
+or damaged index is detected instead of silently answering from the wrong data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import numpy as np
+
+from .chunking import Chunk, ChunkSettings, chunk_document
+from .corpus import Document, group_near_duplicates, list_corpus, read_document
+from .errors import CorpusError, IndexStateError
+from .models import Embedder
+
+log = logging.getLogger("rag")
+
+FORMAT_VERSION = 1
+# Above this many chunks exact search gets slow enough that HNSW pays off (bench/retrieval.py measures it).
+HNSW_THRESHOLD = 200_000
+_ARTIFACTS = ("documents.json", "chunks.json", "vectors.npy", "dense.faiss")
+
+
+def package_version() -> str:
+    try:
+        return version("rag")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+@dataclass
+class Manifest:
+    embedding_model: str
+    dim: int
+    chunker: dict
+    files: dict[str, str]  # corpus file -> sha256 of its bytes
+    package_version: str = field(default_factory=package_version)
+    format_version: int = FORMAT_VERSION
+    built_at: str = ""
+    faiss_index: str = ""
+    documents: int = 0
+    chunks: int = 0
+    artifacts: dict[str, str] = field(default_factory=dict)  # written file -> sha256
+
+
+@dataclass
+class BuildReport:
+    """What a build did: which files it embedded, reused or dropped."""
+
+    index: "Index"
+    embedded: list[str]
+    reused: list[str]
+    removed: list[str]
+    skipped: list[str]
+    seconds: float
+
+
+class Index:
+    """A loaded index generation: documents, chunks, their vectors and both search structures."""
+
+    def __init__(self, directory: Path, manifest: Manifest, documents: dict[str, Document], chunks: list[Chunk], vectors: np.ndarray, dense, bm25):
+        self.directory = directory
+        self.manifest = manifest
+        self.documents = documents
+        self.chunks = chunks
+        self.vectors = vectors
+        self.dense = dense
+        self.bm25 = bm25
+
+    def search_dense(self, query_vector: np.ndarray, n: int) -> list[tuple[int, float]]:
+        if not self.chunks:
+            return []
+        scores, ids = self.dense.search(query_vector.reshape(1, -1).astype(np.float32), min(n, len(self.chunks)))
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+    def search_keywords(self, query: str, n: int) -> list[tuple[int, float]]:
+        import bm25s
+
+        tokens = bm25s.tokenize([query], stopwords="en", show_progress=False)
+        if not self.chunks or not tokens.vocab:
+            return []
+        ids, scores = self.bm25.retrieve(tokens, k=min(n, len(self.chunks)), show_progress=False, n_threads=1)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if s > 0]
+
+    def status(self) -> dict:
+        """A summary for the UI and the CLI."""
+        m = self.manifest
+        return {"documents": m.documents, "chunks": m.chunks, "embedding_model": m.embedding_model, "faiss_index": m.faiss_index, "built_at": m.built_at, "directory": str(self.directory)}
+
+
+# --- freshness ---------------------------------------------------------------------------------
+
+
+def stale_reasons(manifest: Manifest, corpus_files: dict[str, str], embedder: Embedder, settings: ChunkSettings) -> list[str]:
+    """Why an index no longer matches the corpus or the model; empty when it is fresh."""
+    reasons = []
+    if manifest.format_version != FORMAT_VERSION or manifest.package_version != package_version():
+        reasons.append(f"built by rag {manifest.package_version} (format {manifest.format_version}), this is {package_version()}")
+    if manifest.embedding_model != embedder.name:
+        reasons.append(f"built with embedding model {manifest.embedding_model}, now {embedder.name}")
+    if manifest.chunker != asdict(settings):
+        reasons.append(f"built with chunker settings {manifest.chunker}, now {asdict(settings)}")
+    added = sorted(set(corpus_files) - set(manifest.files))
+    removed = sorted(set(manifest.files) - set(corpus_files))
+    changed = sorted(s for s in set(corpus_files) & set(manifest.files) if corpus_files[s] != manifest.files[s])
+    for label, names in (("added", added), ("removed", removed), ("changed", changed)):
+        if names:
+            reasons.append(f"corpus files {label} since the build: {', '.join(names[:5])}{' …' if len(names) > 5 else ''}")
+    return reasons
+
+
+# --- loading -----------------------------------------------------------------------------------
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_manifest(index_dir: str | Path) -> Manifest | None:
+    """The manifest of the current generation; None when there is no index yet."""
+    path = Path(index_dir) / "current" / "manifest.json"
+    if not path.exists():
+        return None
+    try:
+        return Manifest(**json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, TypeError) as exc:
+        raise IndexStateError(f"the index manifest {path} is damaged ({exc}); run `rag index` to rebuild it") from None
+
+
+def load_index(index_dir: str | Path) -> Index:
+    """Load the current generation, checking every file against the hash the manifest recorded."""
+    import bm25s
+    import faiss
+
+    manifest = read_manifest(index_dir)
+    if manifest is None:
+        raise IndexStateError(f"no index in {index_dir}: run `rag index` to build it")
+    directory = (Path(index_dir) / "current").resolve()
+    for name, digest in manifest.artifacts.items():
+        path = directory / name
+        if not path.exists() or (path.is_file() and _sha256(path) != digest):
+            raise IndexStateError(f"the index file {path} is missing or damaged; run `rag index` to rebuild it")
+    try:
+        documents = {d["source"]: Document(**d) for d in json.loads((directory / "documents.json").read_text(encoding="utf-8"))}
+        chunks = [Chunk(**c) for c in json.loads((directory / "chunks.json").read_text(encoding="utf-8"))]
+        vectors = np.load(directory / "vectors.npy")
+        dense = faiss.read_index(str(directory / "dense.faiss"))
+        bm25 = bm25s.BM25.load(str(directory / "bm25"), load_corpus=False) if chunks else None
+    except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
+        raise IndexStateError(f"the index in {directory} cannot be read ({exc}); run `rag index` to rebuild it") from None
+    if len(chunks) != vectors.shape[0] or dense.ntotal != len(chunks):
+        raise IndexStateError(f"the index in {directory} is inconsistent (chunks and vectors differ in count); run `rag index` to rebuild it")
+    return Index(directory, manifest, documents, chunks, vectors, dense, bm25)
+
+
+# --- building ----------------------------------------------------------------------------------
+
+
+def make_dense_index(vectors: np.ndarray):
+    """Exact inner-product search for small corpora, HNSW above the measured threshold."""
+    import faiss
+
+    dim = vectors.shape[1]
+    if len(vectors) >= HNSW_THRESHOLD:
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = 96
+    else:
+        index = faiss.IndexFlatIP(dim)
+    if len(vectors):
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+@contextlib.contextmanager
+def _build_lock(index_dir: Path):
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(index_dir / ".lock", "a")
+    except OSError as exc:
+        raise IndexStateError(f"cannot write the index in {index_dir} ({exc.strerror or exc}); pass --index with a writable directory") from None
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # one builder at a time; readers never wait
+        yield
+
+
+def _previous(index_dir: Path, embedder: Embedder, settings: ChunkSettings) -> Index | None:
+    """The last good index, if its vectors can be reused (same model, chunker and format)."""
+    try:
+        manifest = read_manifest(index_dir)
+        if manifest is None or manifest.embedding_model != embedder.name or manifest.chunker != asdict(settings) or manifest.format_version != FORMAT_VERSION or manifest.package_version != package_version():
+            return None
+        return load_index(index_dir)
+    except IndexStateError as exc:
+        log.warning("rebuilding from scratch: %s", exc)
+        return None
+
+
+def build_index(corpus_dir: str | Path, index_dir: str | Path, embedder: Embedder, *, settings: ChunkSettings = ChunkSettings(), progress: bool = False) -> BuildReport:
+    """Build or update the index: only files that are new or changed are chunked and embedded."""
+    import bm25s
+    import faiss
+
+    began = time.perf_counter()
+    index_dir = Path(index_dir)
+    files = list_corpus(corpus_dir)
+    with _build_lock(index_dir):
+        previous = _previous(index_dir, embedder, settings)
+        old_docs = previous.documents if previous else {}
+        old_chunks: dict[str, list[int]] = {}
+        if previous:
+            for i, chunk in enumerate(previous.chunks):
+                old_chunks.setdefault(chunk.source, []).append(i)
+        documents, reused, to_embed, skipped = [], [], [], []
+        for file in files:
+            old = old_docs.get(file.source)
+            if old is not None and old.sha256 == file.sha256:
+                documents.append(old)
+                reused.append(file.source)
+            elif doc := read_document(file):
+                documents.append(doc)
+                to_embed.append(doc)
+            else:
+                skipped.append(file.source)
+        if not documents:
+            raise CorpusError(f"no readable article in {corpus_dir}: every file was empty, binary or furniture only")
+        documents = group_near_duplicates(documents)
+
+        new_chunks = {doc.source: chunk_document(doc, settings) for doc in to_embed}
+        flat_new = [c for doc in to_embed for c in new_chunks[doc.source]]
+        new_vectors = embedder.embed([c.text for c in flat_new], progress=progress) if flat_new else np.zeros((0, embedder.dim), np.float32)
+        chunks: list[Chunk] = []
+        rows: list[np.ndarray] = []
+        position = 0
+        for doc in documents:
+            if doc.source in new_chunks:
+                count = len(new_chunks[doc.source])
+                chunks.extend(new_chunks[doc.source])
+                rows.append(new_vectors[position : position + count])
+                position += count
+            else:
+                kept = old_chunks.get(doc.source, [])
+                chunks.extend(previous.chunks[i] for i in kept)
+                rows.append(previous.vectors[kept])
+        vectors = np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, embedder.dim), np.float32)
+
+        manifest = Manifest(
+            embedding_model=embedder.name,
+            dim=int(vectors.shape[1]) if len(vectors) else embedder.dim,
+            chunker=asdict(settings),
+            files={f.source: f.sha256 for f in files},
+            built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            documents=len(documents),
+            chunks=len(chunks),
+        )
+        dense = make_dense_index(vectors)
+        manifest.faiss_index = type(dense).__name__
+        generation = None
+        try:
+            generation = Path(tempfile.mkdtemp(prefix="gen-", dir=index_dir))
+            (generation / "documents.json").write_text(json.dumps([asdict(d) for d in documents], ensure_ascii=False), encoding="utf-8")
+            (generation / "chunks.json").write_text(json.dumps([asdict(c) for c in chunks], ensure_ascii=False), encoding="utf-8")
+            np.save(generation / "vectors.npy", vectors)
+            faiss.write_index(dense, str(generation / "dense.faiss"))
+            if chunks:
+                bm25 = bm25s.BM25()
+                bm25.index(bm25s.tokenize([c.text for c in chunks], stopwords="en", show_progress=False), show_progress=False)
+                bm25.save(str(generation / "bm25"))
+            manifest.artifacts = {name: _sha256(generation / name) for name in _ARTIFACTS}
+            (generation / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2), encoding="utf-8")
+            _publish(index_dir, generation)
+        except OSError as exc:
+            if generation is not None:
+                shutil.rmtree(generation, ignore_errors=True)
+            raise IndexStateError(f"cannot write the index in {index_dir} ({exc.strerror or exc}); the previous index is unchanged") from None
+        removed = sorted(set(old_docs) - {d.source for d in documents})
+        index = load_index(index_dir)
+    return BuildReport(index, [d.source for d in to_embed], reused, removed, skipped, time.perf_counter() - began)
+
+
+def _publish(index_dir: Path, generation: Path) -> None:
+    """Point `current` at the new generation atomically, then remove older generations."""
+    link = index_dir / f".current-{os.getpid()}"
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(generation.name)
+    os.replace(link, index_dir / "current")
+    for old in index_dir.glob("gen-*"):
+        if old != generation:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def open_index(corpus_dir: str | Path, index_dir: str | Path, embedder: Embedder, *, rebuild: bool = True, progress: bool = False,
+               settings: ChunkSettings = ChunkSettings(), current: Index | None = None) -> Index:
+    """The index for this corpus and model: `current` or the one on disk when fresh, else rebuilt
+    (or refused when rebuild is off)."""
+    manifest = None
+    with contextlib.suppress(IndexStateError):
+        manifest = read_manifest(index_dir)
+    corpus = {f.source: f.sha256 for f in list_corpus(corpus_dir)}
+    reasons = stale_reasons(manifest, corpus, embedder, settings) if manifest else ["no index built yet"]
+    if not reasons and current is not None and current.manifest.built_at == manifest.built_at and current.manifest.artifacts == manifest.artifacts:
+        return current
+    if not reasons:
+        try:
+            return load_index(index_dir)
+        except IndexStateError as exc:
+            reasons = [str(exc)]
+    if not rebuild:
+        raise IndexStateError(f"the index in {index_dir} is out of date ({'; '.join(reasons)}); run `rag index` to rebuild it")
+    log.info("updating the index in %s: %s", index_dir, "; ".join(reasons))
+    return build_index(corpus_dir, index_dir, embedder, settings=settings, progress=progress).index

@@ -1,0 +1,102 @@
+"""Retrieval stage: dense and keyword search fused by reciprocal rank, then diversified across copies.
+
+Dense vectors find paraphrases ("January to September last year"); BM25 finds the exact rare word
+("Panel of Experts"). Reciprocal rank fusion needs no score calibration between the two.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+
+from .index import Index
+from .models import Embedder
+
+# Cormack et al.'s constant: damps the weight of the very top ranks so neither list dominates.
+RRF_K = 60
+DEFAULT_K = 5
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with what a citation needs: where it comes from and its exact span."""
+
+    chunk_id: str
+    source: str
+    text: str
+    start: int  # offsets of `text` in the cleaned document
+    end: int
+    outlet: str | None
+    title: str | None
+    date: str | None
+    group: str  # story group: copies of one story share it
+    score: float  # fused reciprocal-rank score
+    dense_score: float | None = None
+    keyword_score: float | None = None
+    also_in: tuple[str, ...] = field(default=())  # other copies of this very passage (same figures)
+
+    @property
+    def label(self) -> str:
+        return self.outlet or self.source
+
+
+def reciprocal_rank_fusion(*rankings: list[tuple[int, float]], k: int = RRF_K) -> list[tuple[int, float]]:
+    """Fuse ranked lists of (id, score) into one list ordered by the sum of 1 / (k + rank)."""
+    fused: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, (item, _) in enumerate(ranking, start=1):
+            fused[item] = fused.get(item, 0.0) + 1.0 / (k + rank)
+    return sorted(fused.items(), key=lambda pair: (-pair[1], pair[0]))
+
+
+_WORD = re.compile(r"\w+")
+_FIGURE = re.compile(
+    r"\d|^(zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\w+teen|twenty|thirty|forty|fifty|"
+    r"sixty|seventy|eighty|ninety|hundred|thousand|million|billion|trillion|dozen|half|quarter|first|second|third|"
+    r"mn|bn|k|m|january|february|march|april|may|june|july|august|september|october|november|december|"
+    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|today|tomorrow|last|next|percent)$",
+    re.I,
+)
+
+
+def same_passage(a: str, b: str) -> bool:
+    """True when two texts are copies that differ in no figure, date or amount (only in wording)."""
+    words_a, words_b = _WORD.findall(a.lower()), _WORD.findall(b.lower())
+    matcher = SequenceMatcher(None, words_a, words_b, autojunk=False)
+    if matcher.ratio() < 0.9:
+        return False
+    for op, a0, a1, b0, b1 in matcher.get_opcodes():
+        if op != "equal" and any(_FIGURE.search(w) for w in words_a[a0:a1] + words_b[b0:b1]):
+            return False
+    return True
+
+
+def retrieve(index: Index, embedder: Embedder, question: str, *, k: int = DEFAULT_K) -> list[Passage]:
+    """The k best passages for the question, each distinct: a copy of an already chosen passage from
+    the same story is folded into it as a confirmation (`also_in`) instead of taking a slot, unless
+    the copy changes a figure, in which case it is kept so the guard can compare the two."""
+    if k < 1:
+        raise ValueError("k must be at least 1")
+    pool = max(4 * k, 20)
+    dense = index.search_dense(embedder.embed([question])[0], pool)
+    keywords = index.search_keywords(question, pool)
+    dense_scores, keyword_scores = dict(dense), dict(keywords)
+    chosen: list[Passage] = []
+    for item, score in reciprocal_rank_fusion(dense, keywords):
+        chunk = index.chunks[item]
+        doc = index.documents[chunk.source]
+        copy_of = next((i for i, p in enumerate(chosen) if p.group == doc.group and same_passage(p.text, chunk.text)), None)
+        if copy_of is not None:
+            first = chosen[copy_of]
+            chosen[copy_of] = Passage(**{**first.__dict__, "also_in": first.also_in + (chunk.source,)})
+            continue
+        if len(chosen) < k:
+            chosen.append(
+                Passage(
+                    chunk_id=chunk.id, source=chunk.source, text=chunk.text, start=chunk.start, end=chunk.end,
+                    outlet=doc.outlet, title=doc.title, date=doc.date, group=doc.group, score=score,
+                    dense_score=dense_scores.get(item), keyword_score=keyword_scores.get(item),
+                )
+            )
+    return chosen
