@@ -75,3 +75,19 @@ def real_embedder():
     from rag.answer import shared_embedder
 
     return shared_embedder()
+
+
+@pytest.fixture
+def as_passages():
+    """Turn documents into retrieved passages (every chunk, in order), as the guard receives them."""
+    from rag.chunking import chunk_document
+    from rag.retrieval import Passage
+
+    def convert(documents):
+        return [
+            Passage(chunk.id, doc.source, chunk.text, chunk.start, chunk.end, doc.outlet, doc.title, doc.date, doc.group, 0.0)
+            for doc in documents
+            for chunk in chunk_document(doc)
+        ]
+
+    return convert

@@ -1,0 +1,376 @@
+"""Quantities in news text: figures with their scale, unit, qualifier and span; years and dates apart.
+
+Written numbers go through text2num ("three million", "fifteen"); the rest is a small scanner over
+this project's text. quantulum3 was tried first and left out: on the seed articles it reads
+"7,000 containers" and "five North Korean tankers" as dimensionless, "March 26" as 26 and "a U.N." as
+one atomic mass unit, and crashes on "1.5bn" and on plain sentences once its unit classifier is
+consulted (its pickle no longer loads with the installed scikit-learn). tests/test_guard.py holds
+those sentences.
+
+Value encodings by kind:
+- amount, money, percent: the number itself (1.5 billion -> 1.5e9; 12% -> 12.0).
+- year: the year (2017.0).
+- date: YYYYMMDD as a number with 0 for a part the text leaves out ("March 26" -> 326.0,
+  "December 2023" -> 20231200.0), unit "date"; a weekday on its own is unit "weekday", value 1-7
+  (Monday = 1). With the article's publication date, relative ones are resolved to full dates.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import lru_cache
+
+import inflect
+from text_to_num import text2num
+
+
+@dataclass(frozen=True)
+class Quantity:
+    text: str  # as written, qualifier and unit included: "more than 1.5 billion barrels"
+    value: float  # normalised: 1.5e9 (see the module docstring for years and dates)
+    unit: str  # singular unit: "barrel", "container", "percent", "USD", "date", "" when none
+    kind: str  # "amount" | "money" | "percent" | "year" | "date"
+    qualifier: str | None  # canonical: "more than", "at least", "around", "up to", "nearly", "no more than", ...
+    start: int  # span of `text` in the text it was extracted from
+    end: int
+    figure: tuple[int, int] = (0, 0)  # span of the figure alone ("1.5 billion"), masked when comparing contexts
+    step: float = 1.0  # place value of the last digit stated: 1e5 for "1.5 million", 1e3 for "7,000"
+
+
+# --- vocabulary ---------------------------------------------------------------------------------
+
+_SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12,
+           "k": 1e3, "m": 1e6, "mn": 1e6, "b": 1e9, "bn": 1e9, "tn": 1e12}
+_QUALIFIERS = {
+    "no more than": "no more than", "not more than": "no more than", "at most": "no more than", "a maximum of": "no more than",
+    "more than": "more than", "over": "more than", "above": "more than", "greater than": "more than",
+    "in excess of": "more than", "upwards of": "more than", "upward of": "more than", "just over": "more than", "well over": "more than",
+    "at least": "at least", "no fewer than": "at least", "no less than": "at least", "a minimum of": "at least",
+    "less than": "less than", "fewer than": "less than", "under": "less than", "below": "less than", "just under": "less than",
+    "around": "around", "about": "around", "approximately": "around", "roughly": "around", "some": "around",
+    "an estimated": "around", "estimated": "around", "close to": "around",
+    "nearly": "nearly", "almost": "nearly",
+    "up to": "up to", "as many as": "up to", "as much as": "up to",
+    "exactly": "exactly",
+}
+_CURRENCY_SYMBOLS = {"$": "USD", "US$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₩": "KRW", "₽": "RUB"}
+_CURRENCY_WORDS = {"dollar": "USD", "euro": "EUR", "yuan": "CNY", "yen": "JPY", "won": "KRW", "ruble": "RUB", "rouble": "RUB",
+                   **{code.lower(): code for code in ("USD", "EUR", "GBP", "JPY", "KRW", "RUB", "CNY")}}
+_UNIT_ALIASES = {"bbl": "barrel", "bbls": "barrel", "km": "kilometre", "kg": "kilogram", "t": "tonne", "mt": "tonne"}
+# Words that end a noun phrase after a figure ("30 officials *from* ministries").
+_STOPWORDS = frozenset("""
+    a an the of to from in on at by for with per and or but nor than that which who whom whose as into onto over under
+    between since until during about after before against across through within without was were is are be been being
+    has have had will would could should may might can must do does did this these those its their his her our your
+    it they he she we you not no more less each every also only just so said says say while when where if then another
+""".split())
+_MONTHS = {name: number for number, names in enumerate((
+    ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",), ("june", "jun"),
+    ("july", "jul"), ("august", "aug"), ("september", "sept", "sep"), ("october", "oct"), ("november", "nov"),
+    ("december", "dec")), start=1) for name in names}
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_NUMBER_WORDS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+                 "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety").split()
+
+# --- patterns -----------------------------------------------------------------------------------
+
+_MONTH_FULL = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
+_MONTH_ANY = rf"(?:{_MONTH_FULL}|(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\.?)"
+_DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
+_YEAR = r"(?P<year>1[89]\d\d|20\d\d)"
+# Most specific first: a span taken by one pattern is not read again by a later one.
+_DATE_PATTERNS = [
+    re.compile(rf"\b{_YEAR}-(?P<mnum>[01]\d)-(?P<day>[0-3]\d)\b"),
+    re.compile(rf"\b(?P<month>{_MONTH_ANY})\s+{_DAY}(?:,?\s+{_YEAR})?\b(?!,\d)"),
+    re.compile(rf"\b{_DAY}\s+(?P<month>{_MONTH_ANY})(?:,?\s+{_YEAR})?\b"),
+    re.compile(rf"\b(?P<month>{_MONTH_ANY}),?\s+{_YEAR}\b"),
+    re.compile(r"\b(?P<month>January|February|March|April|June|July|August|September|October|November|December)\b"),
+    re.compile(r"\b(?P<weekday>Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b"),
+]
+_RELATIVE_YEAR = re.compile(r"\b(?P<which>last|this|next|(?:the\s+)?previous|(?:the\s+)?following)\s+year\b", re.I)
+_DIGITS = re.compile(r"(?<![\w.,/:-])(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?P<dec>\.\d+)?")
+_WORDS = "|".join(_NUMBER_WORDS)
+_WORD_SCALES = "hundred|thousand|million|billion|trillion"
+_WORD_NUMBER = re.compile(rf"\b(?:a(?=\s+(?:{_WORD_SCALES})\b)|{_WORDS})(?:[\s-]+(?:and\s+)?(?:{_WORDS}|{_WORD_SCALES}))*\b", re.I)
+_SCALE_AFTER = re.compile(r"(?:\s*-?\s*(thousand|million|billion|trillion)\b|\s?(mn|bn|tn)\b|(k|m|b)\b)", re.I)
+_PERCENT_AFTER = re.compile(r"\s*(%|percent\b|per\s+cent\b|percentage\s+points?\b)", re.I)
+_CURRENCY_AFTER = re.compile(rf"\s+({'|'.join(_CURRENCY_WORDS)})s?\b", re.I)
+_CURRENCY_BEFORE = re.compile(r"(US\$|\$|€|£|¥|₩|₽|\b(?:USD|EUR|GBP|JPY|KRW|RUB|CNY)\s?)$")
+_QUALIFIER_BEFORE = re.compile(rf"\b({'|'.join(sorted(map(re.escape, _QUALIFIERS), key=len, reverse=True))})\s+$", re.I)
+_HYPHEN_UNIT = re.compile(r"-([A-Za-z]+)\b")
+_NEXT_WORD = re.compile(r"\s+([A-Za-z][A-Za-z.’'-]*[A-Za-z.]|[A-Za-z])")
+
+
+@lru_cache(maxsize=1)
+def _inflect() -> inflect.engine:
+    return inflect.engine()
+
+
+# --- extraction ---------------------------------------------------------------------------------
+
+
+def extract_quantities(text: str, published: str | date | None = None) -> list[Quantity]:
+    """Every figure, year and date in `text`, in order of position.
+
+    With `published` (the article's ISO date), "last year" becomes a year, a date without a year
+    takes the article's, and a weekday becomes the latest such day on or before publication (news
+    report past events so); without it those stay as written.
+    """
+    day = date.fromisoformat(published) if isinstance(published, str) else published
+    found = _dates(text, day)
+    taken = [(q.start, q.end) for q in found]
+    for quantity in _figures(text):
+        if not any(quantity.figure[0] < end and start < quantity.figure[1] for start, end in taken):
+            found.append(quantity)
+    return sorted(found, key=lambda q: q.start)
+
+
+def _dates(text: str, published: date | None) -> list[Quantity]:
+    found: list[Quantity] = []
+    for pattern in _DATE_PATTERNS:
+        for match in pattern.finditer(text):
+            if any(match.start() < q.end and q.start < match.end() for q in found):
+                continue
+            if quantity := _date_quantity(match, published):
+                found.append(quantity)
+    if published:
+        for match in _RELATIVE_YEAR.finditer(text):
+            offset = {"last": -1, "previous": -1, "this": 0, "next": 1, "following": 1}[match["which"].split()[-1].lower()]
+            found.append(_plain(match, published.year + offset, "", "year"))
+    return found
+
+
+def _date_quantity(match: re.Match, published: date | None) -> Quantity | None:
+    groups = match.groupdict()
+    if groups.get("weekday"):
+        weekday = _WEEKDAYS.index(match["weekday"].lower()) + 1
+        if published is None:
+            return _plain(match, weekday, "weekday", "date")
+        resolved = published - timedelta(days=(published.isoweekday() - weekday) % 7)
+        return _plain(match, _date_value(resolved.year, resolved.month, resolved.day), "date", "date")
+    month = int(groups["mnum"]) if groups.get("mnum") else _MONTHS[match["month"].rstrip(".").lower()]
+    day = int(groups["day"]) if groups.get("day") else 0
+    year = int(groups["year"]) if groups.get("year") else 0
+    if day and not _valid(year or 2000, month, day):  # 2000: a leap year, so 29 February passes
+        return None
+    if published and day and not year:  # the latest such day on or before publication
+        year = published.year - (_valid(published.year, month, day) and date(published.year, month, day) > published)
+    return _plain(match, _date_value(year, month, day), "date", "date")
+
+
+def _valid(year: int, month: int, day: int) -> bool:
+    try:
+        date(year, month, day)
+    except ValueError:
+        return False
+    return True
+
+
+def _date_value(year: int, month: int, day: int) -> float:
+    return float(year * 10000 + month * 100 + day)
+
+
+def _plain(match: re.Match, value: float, unit: str, kind: str) -> Quantity:
+    return Quantity(match.group(), float(value), unit, kind, None, match.start(), match.end(), (match.start(), match.end()), 1.0)
+
+
+def _figures(text: str) -> list[Quantity]:
+    found = []
+    for match in _DIGITS.finditer(text):
+        if quantity := _from_digits(text, match):
+            found.append(quantity)
+    for match in _WORD_NUMBER.finditer(text):
+        if not any(match.start() < q.figure[1] and q.figure[0] < match.end() for q in found):
+            if quantity := _from_words(text, match):
+                found.append(quantity)
+    return found
+
+
+def _from_digits(text: str, match: re.Match) -> Quantity | None:
+    after = text[match.end():]
+    if re.match(r"(?:st|nd|rd|th)\b|:\d|[.,]\d|[A-Za-z]*\d", after, re.I):
+        return None  # an ordinal ("110th"), a time of day, a code ("F-16", "3D")
+    integer, decimals = match["int"].replace(",", ""), (match["dec"] or "")[1:]
+    value = float(f"{integer}.{decimals}" if decimals else integer)
+    step = 10.0 ** -len(decimals) if decimals else _place_value(value)
+    end, scale = match.end(), 1.0
+    if found := _SCALE_AFTER.match(after):
+        scale, end = _SCALES[next(g for g in found.groups() if g).lower()], match.end() + found.end()
+    elif re.match(r"[A-Za-z]", after):
+        return None  # a code such as "5G" or "10x"
+    if scale == 1.0 and _looks_like_year(text, match):
+        return _plain(match, value, "", "year")
+    return _measure(text, match.start(), end, value * scale, step * scale, single=value == 1 and scale == 1)
+
+
+def _looks_like_year(text: str, match: re.Match) -> bool:
+    """1800-2099 written without a comma, with no qualifier or currency before it: "in 2017", not
+    "more than 2000 troops" nor "$2000"."""
+    return (re.fullmatch(r"1[89]\d\d|20\d\d", match.group()) is not None
+            and not _qualifier(text, match.start()) and not _CURRENCY_BEFORE.search(text, max(0, match.start() - 5), match.start()))
+
+
+def _from_words(text: str, match: re.Match) -> Quantity | None:
+    words = re.sub(r"^a\b", "one", match.group().lower().replace("-", " "))
+    try:
+        value = float(text2num(words, "en"))
+    except ValueError:
+        return None
+    quantity = _measure(text, match.start(), match.end(), value, _place_value(value), single=value == 1)
+    scaled = any(word in _WORD_SCALES.split("|") for word in words.split())
+    # A number word counts something or has a scale; "one of the first cases", "the two" do not.
+    return quantity if quantity.unit or scaled else None
+
+
+def _place_value(value: float) -> float:
+    digits = str(int(value))
+    return 10.0 ** (len(digits) - len(digits.rstrip("0"))) if value else 1.0
+
+
+def _measure(text: str, start: int, end: int, value: float, step: float, *, single: bool) -> Quantity:
+    """Add what surrounds the figure: currency, qualifier, percent sign or the counted noun."""
+    figure = (start, end)
+    span_start, span_end, unit, kind = start, end, "", "amount"
+    if currency := _CURRENCY_BEFORE.search(text, max(0, start - 5), start):
+        unit, kind, span_start = _CURRENCY_SYMBOLS.get(currency.group().strip(), currency.group().strip()), "money", currency.start()
+    elif percent := _PERCENT_AFTER.match(text, end):
+        unit = "percentage point" if "point" in percent.group().lower() else "percent"
+        kind, span_end = "percent", percent.end()
+    elif money := _CURRENCY_AFTER.match(text, end):
+        unit, kind, span_end = _CURRENCY_WORDS[money.group(1).lower()], "money", money.end()
+    else:
+        unit, span_end = _counted_noun(text, end, single)
+    qualifier = _qualifier(text, span_start)
+    if qualifier:
+        span_start = qualifier.start()
+    step = min(step, _two_figures(value))
+    canonical = _QUALIFIERS[qualifier.group(1).lower()] if qualifier else None
+    return Quantity(text[span_start:span_end], value, unit, kind, canonical, span_start, span_end, figure, step)
+
+
+def _qualifier(text: str, start: int) -> re.Match | None:
+    return _QUALIFIER_BEFORE.search(text, max(0, start - 30), start)
+
+
+def _two_figures(value: float) -> float:
+    """A bare "7,000" may be exact: read every figure to at least two significant digits, so
+    100 and 140 never pass for one number."""
+    return 10.0 ** (math.floor(math.log10(abs(value))) - 1) if value else 1.0
+
+
+def _counted_noun(text: str, end: int, single: bool) -> tuple[str, int]:
+    """The noun a figure counts: the first plural within four words ("five North Korean tankers"),
+    or for a figure of one the last word before the phrase ends ("one tanker", but not "no one
+    knows", where the plural is a verb); "" when there is none."""
+    if hyphen := _HYPHEN_UNIT.match(text, end):
+        return _singular(hyphen.group(1)), hyphen.end()
+    position, last = end, None
+    for _ in range(4):
+        word = _NEXT_WORD.match(text, position)
+        if not word or word.group(1).lower() in _STOPWORDS:
+            break
+        token = word.group(1).rstrip(".") if not re.fullmatch(r"(?:[A-Z]\.)+", word.group(1)) else word.group(1)
+        if head := _head_unit(token):
+            if single and token.lower() not in _UNIT_ALIASES:
+                break
+            return head, word.start(1) + len(token)
+        if token.lower().endswith(("ing", "ed")):
+            break
+        last, position = token, word.start(1) + len(token)
+    if single and last:
+        return _singular(last), position
+    return "", end
+
+
+def _head_unit(word: str) -> str | None:
+    """The unit a word names if it ends a counted phrase: a unit abbreviation or a plural noun."""
+    lowered = word.lower()
+    if lowered in _UNIT_ALIASES:
+        return _UNIT_ALIASES[lowered]
+    if lowered in _STOPWORDS or lowered.endswith(("ss", "us", "is")) or not lowered.isalpha():
+        return None
+    return _inflect().singular_noun(lowered) or None
+
+
+def _singular(word: str) -> str:
+    return _head_unit(word) or word.lower()
+
+
+# --- comparing values ---------------------------------------------------------------------------
+
+
+def same_value(a: Quantity, b: Quantity) -> bool:
+    """Whether two figures state the same value: amounts equal once rounded to the coarser one's
+    precision (1.5 million = 1,523,000); years equal; dates equal in every part both state."""
+    if a.kind in ("year", "date") or b.kind in ("year", "date"):
+        return _same_time(a, b)
+    step = max(a.step, b.step)
+    return math.floor(a.value / step + 0.5 + 1e-9) == math.floor(b.value / step + 0.5 + 1e-9)
+
+
+def _same_time(a: Quantity, b: Quantity) -> bool:
+    parts_a, parts_b = _time_parts(a), _time_parts(b)
+    shared = [(x, y) for x, y in zip(parts_a, parts_b) if x and y]
+    return bool(shared) and all(x == y for x, y in shared)
+
+
+def _time_parts(quantity: Quantity) -> tuple[int, int, int, int]:
+    """(year, month, day, ISO weekday), 0 where the text does not say."""
+    if quantity.kind == "year":
+        return int(quantity.value), 0, 0, 0
+    if quantity.unit == "weekday":
+        return 0, 0, 0, int(quantity.value)
+    number = int(quantity.value)
+    year, month, day = number // 10000, number // 100 % 100, number % 100
+    weekday = date(year, month, day).isoweekday() if year and month and day and _valid(year, month, day) else 0
+    return year, month, day, weekday
+
+
+def supports(fact: Quantity, claim: Quantity) -> bool:
+    """Whether a passage's figure states the claim: the same kind, units that do not differ and the
+    same value; for a year or date, every part the claim gives (a year, a day, a weekday)."""
+    if claim.kind in ("year", "date"):
+        if fact.kind not in ("year", "date"):
+            return False
+        return all(f == c for f, c in zip(_time_parts(fact), _time_parts(claim)) if c)
+    return fact.kind == claim.kind and (fact.unit == claim.unit or not fact.unit or not claim.unit) and same_value(fact, claim)
+
+
+# --- what a question asks for -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Asked:
+    """The kind of value a question asks for, and the unit it names ("barrel" for "how many barrels")."""
+
+    kind: str  # "amount" | "money" | "percent" | "date"
+    unit: str | None = None
+
+    def accepts(self, quantity: Quantity) -> bool:
+        if self.kind == "date":
+            return quantity.kind in ("date", "year")
+        return quantity.kind == self.kind and (self.unit is None or quantity.unit == self.unit)
+
+
+_ASKS = [
+    ("amount", re.compile(r"\bhow many\b", re.I)),  # before "rate" or "price" in "how many barrels at that rate"
+    ("money", re.compile(r"\b(prices?|costs?|paid|pays?|spend|spent|worth|revenue|how much money|dollars?|fee|fine|budget)\b", re.I)),
+    ("percent", re.compile(r"\b(percent|percentage|per cent|rate)\b|\bwhat (share|proportion|fraction)\b", re.I)),
+    ("date", re.compile(r"^\s*when\b|\b(what|which) (date|day|year|month)\b|\bin what year\b", re.I)),
+    ("amount", re.compile(r"\bhow (many|much|long|far|big|large|old)\b|\bwhat (amount|number|quantity|volume)\b", re.I)),
+]
+_HOW_MANY = re.compile(r"\bhow many\s+((?:[A-Za-z-]+\s+){0,3}?)([A-Za-z-]+s)\b", re.I)
+
+
+def asked_quantity(question: str) -> Asked | None:
+    """What kind of value the question asks for, or None when it asks for none (who, why, ...)."""
+    for kind, pattern in _ASKS:
+        if pattern.search(question):
+            unit = None
+            if kind == "amount" and (noun := _HOW_MANY.search(question)):
+                unit = _head_unit(noun.group(2))
+            return Asked(kind, unit)
+    return None
