@@ -85,7 +85,7 @@ class SentenceTransformerEmbedder:
         from sentence_transformers import SentenceTransformer
 
         model = SentenceTransformer(str(self._model_dir or embedding_model_dir()), device="cpu", local_files_only=True)
-        self.dim = model.get_sentence_embedding_dimension()
+        self.dim = model.get_embedding_dimension()
         return model
 
     def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
@@ -183,7 +183,7 @@ class LlamaCppGenerator:
             else:
                 # A base model continues text: give it the passages and a cue to answer on one line.
                 prompt = "\n\n".join(m["content"] for m in messages) + "\nAnswer:"
-                stream = self.llm.create_completion(prompt, max_tokens=max_tokens, temperature=0.0, stream=True, stop=["\n\n", "Question:"])
+                stream = self.llm.create_completion(prompt, max_tokens=max_tokens, temperature=0.0, stream=True, stop=["\n", "Question:"])
                 for part in stream:
                     if piece := part["choices"][0]["text"]:
                         yield piece

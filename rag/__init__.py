@@ -1,0 +1,42 @@
+"""Offline question answering over news articles that never hides a disagreement between sources.
+
+    from rag import ask
+
+    answer = ask("How much refined oil did North Korea import in the first nine months of 2023?")
+    print(answer.text)                  # "Sources disagree: UPI [2] says … ; Kyiv Independent [1] says …"
+    answer.guard.status                 # "conflict" | "ok" | "unsupported" | "no_numbers"
+    for c in answer.citations:          # what [n] points to: outlet, title, the exact span quoted
+        print(c.n, c.outlet, c.quote, c.start, c.end)
+
+The public API:
+
+- `ask(question, *, k=5, model=None, index_dir="index", corpus_dir="seeds", rebuild=True) -> Answer`
+  Retrieves passages (dense + BM25), chooses the evidence, lets the model phrase it, checks the reply
+  and runs the numeric guard. `model` is "smollm2", "gemma3-270m", "extractive" or a path to any GGUF
+  file. The index is built on first use and updated when the corpus changes.
+- `ask_stream(...)`: the same, yielding the draft's text pieces as they are generated, then the `Answer`.
+- `build_index(corpus_dir="seeds", index_dir="index", *, progress=False) -> BuildReport`: build or update
+  the index; only new or changed files are embedded.
+- `Answer`, `Citation`, `GuardReport`: the results; `Answer.to_dict()` is what `rag ask --json` prints.
+- `RagError`: every error a user can fix (bad question, missing corpus, stale index, missing model)
+  is one of its subclasses, with a message that says what to do.
+"""
+
+from .answer import Answer, Citation, Pipeline, ask, ask_stream, build_index
+from .errors import CorpusError, IndexStateError, ModelError, QuestionError, RagError
+from .guard import GuardReport
+
+__all__ = [
+    "Answer",
+    "Citation",
+    "CorpusError",
+    "GuardReport",
+    "IndexStateError",
+    "ModelError",
+    "Pipeline",
+    "QuestionError",
+    "RagError",
+    "ask",
+    "ask_stream",
+    "build_index",
+]

@@ -1,0 +1,264 @@
+"""Answer stage: retrieval → evidence → generation → guard, behind `ask` and `ask_stream`.
+
+A `Pipeline` owns the loaded models and the index for one corpus, index directory and model, and is
+reused across questions (loading a model costs seconds; a question costs well under one). Pipelines
+are cached by those three settings, and model calls are serialised, so threads can share them.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .generation import (
+    Evidence,
+    attribute_citations,
+    best_sentence,
+    cited_numbers,
+    extractive_answer,
+    reply_problems,
+    select_evidence,
+    stream_reply,
+)
+from .guard import GuardReport, review, unsupported_numbers
+from .index import BuildReport, Index, build_index as _build, open_index
+from .errors import QuestionError
+from .models import Embedder, Generator, SentenceTransformerEmbedder, resolve_generator
+from .retrieval import DEFAULT_K, Passage, retrieve
+
+DEFAULT_CORPUS = "seeds"
+DEFAULT_INDEX = "index"
+# Longer questions are cut for the models (a question is a sentence or two; 100 kB is a paste error).
+MAX_QUESTION_CHARS = 1000
+
+
+@dataclass(frozen=True)
+class Citation:
+    """What [n] in the answer points to: the outlet, the article and the exact span quoted."""
+
+    n: int
+    source: str  # corpus file name
+    outlet: str | None
+    title: str | None
+    date: str | None
+    quote: str  # the sentence the answer relies on, verbatim
+    start: int  # offsets of `quote` in the cleaned document
+    end: int
+    passage: str  # the whole passage the quote sits in
+
+
+@dataclass
+class Answer:
+    question: str
+    text: str
+    citations: list[Citation]
+    passages: list[Passage]
+    abstained: bool
+    mode: str  # "model": the model's checked reply; "extractive": quoted evidence; "abstain"
+    guard: GuardReport
+    models: dict[str, str]
+    timings: dict[str, float]
+    notes: list[str] = field(default_factory=list)  # what was trimmed or rejected, for the curious
+
+    def to_dict(self) -> dict:
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "abstained": self.abstained,
+            "mode": self.mode,
+            "citations": [asdict(c) for c in self.citations],
+            "passages": [
+                {"n": n, "source": p.source, "outlet": p.outlet, "title": p.title, "text": p.text, "score": round(p.score, 6),
+                 "dense_score": p.dense_score, "keyword_score": p.keyword_score, "start": p.start, "end": p.end, "also_in": list(p.also_in)}
+                for n, p in enumerate(self.passages, start=1)
+            ],
+            "guard": self.guard.to_dict(),
+            "models": self.models,
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+            "notes": self.notes,
+        }
+
+
+def clean_question(question: str) -> tuple[str, list[str]]:
+    """The question without control characters and cut to a sane length, with notes on what changed."""
+    if not isinstance(question, str):
+        raise QuestionError(f"the question must be text, not {type(question).__name__}")
+    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in question)
+    text = re.sub(r"\s+", " ", text).strip()
+    if not text:
+        raise QuestionError("the question is empty: ask something about the articles, e.g. rag ask \"What did UPI report?\"")
+    notes = []
+    if len(text) > MAX_QUESTION_CHARS:
+        text = text[:MAX_QUESTION_CHARS].rsplit(" ", 1)[0]
+        notes.append(f"the question was {len(question):,} characters long; only its first {len(text):,} were used")
+    return text, notes
+
+
+class Pipeline:
+    """The loaded models and index for one corpus, index directory and model."""
+
+    def __init__(self, corpus_dir: str | Path = DEFAULT_CORPUS, index_dir: str | Path = DEFAULT_INDEX, model: str | Path | None = None,
+                 *, embedder: Embedder | None = None, generator: Generator | None = None, rebuild: bool = True):
+        self.corpus_dir = Path(corpus_dir)
+        self.index_dir = Path(index_dir)
+        self.embedder = embedder or shared_embedder()
+        self.generator = generator if generator is not None else resolve_generator(model)
+        self.rebuild = rebuild
+        self._index: Index | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def index(self) -> Index:
+        """The index, refreshed when the corpus changed since it was loaded."""
+        with self._lock:
+            self._index = open_index(self.corpus_dir, self.index_dir, self.embedder, rebuild=self.rebuild, current=self._index)
+            return self._index
+
+    def reindex(self, *, progress: bool = False) -> BuildReport:
+        with self._lock:
+            report = _build(self.corpus_dir, self.index_dir, self.embedder, progress=progress)
+            self._index = report.index
+            return report
+
+    @property
+    def models(self) -> dict[str, str]:
+        return {"embedder": self.embedder.name, "generator": self.generator.name if self.generator else "extractive"}
+
+    def ask(self, question: str, *, k: int = DEFAULT_K) -> Answer:
+        answer = None
+        for piece in self.stream(question, k=k):
+            if isinstance(piece, Answer):
+                answer = piece
+        return answer
+
+    def stream(self, question: str, *, k: int = DEFAULT_K) -> Iterator[str | Answer]:
+        """Pieces of the model's draft as it is generated, then the checked `Answer` (whose text may
+        differ from the draft: a reply that fails the checks is replaced by the quoted evidence)."""
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+            raise QuestionError(f"k must be a whole number of passages, at least 1 (got {k!r})")
+        timings: dict[str, float] = {}
+        began = time.perf_counter()
+        question, notes = clean_question(question)
+        index = self.index
+        timings["index_s"] = time.perf_counter() - began
+        mark = time.perf_counter()
+        passages = retrieve(index, self.embedder, question, k=k)
+        timings["retrieval_s"] = time.perf_counter() - mark
+        mark = time.perf_counter()
+        evidence = select_evidence(question, passages, self.embedder)
+        timings["evidence_s"] = time.perf_counter() - mark
+
+        mode, text, rejected = "extractive", "", []
+        if not evidence.answerable:
+            mode = "abstain"
+            text = f"The corpus does not answer this question: {evidence.reason}."
+        elif self.generator is not None:
+            mark = time.perf_counter()
+            draft = []
+            for piece in stream_reply(question, evidence, passages, self.generator):
+                if not draft:
+                    timings["first_token_s"] = time.perf_counter() - began
+                draft.append(piece)
+                yield piece
+            timings["generation_s"] = time.perf_counter() - mark
+            reply = attribute_citations("".join(draft), evidence)
+            problems = reply_problems(question, reply, evidence, passages)
+            if problems:
+                notes.append("the model's reply was replaced by quoted evidence: " + "; ".join(problems))
+                rejected = [q.text for q in unsupported_numbers(reply, passages, question=question)]
+            else:
+                mode, text = "model", reply
+        if mode == "extractive":
+            text = extractive_answer(evidence, passages)
+
+        mark = time.perf_counter()
+        guard = review(question, text if mode != "abstain" else "", passages, self.embedder, unsupported=rejected)
+        timings["guard_s"] = time.perf_counter() - mark
+        if lead := guard.summary():
+            text = f"{lead}\n\n{text}"
+        timings["total_s"] = time.perf_counter() - began
+        yield Answer(
+            question=question,
+            text=text,
+            citations=[] if mode == "abstain" else citations_for(text, passages, evidence),
+            passages=passages,
+            abstained=mode == "abstain",
+            mode=mode,
+            guard=guard,
+            models=self.models,
+            timings=timings,
+            notes=notes,
+        )
+
+
+def citations_for(text: str, passages: list[Passage], evidence: Evidence) -> list[Citation]:
+    """One citation per [n] in the answer, quoting the evidence sentence (or the best-matching one)."""
+    chosen = {s.n: s for s in evidence.sentences}
+    citations = []
+    for n in cited_numbers(text):
+        if not 1 <= n <= len(passages):
+            continue
+        passage = passages[n - 1]
+        if n in chosen:
+            quote, start, end = chosen[n].text, chosen[n].start, chosen[n].end
+        else:
+            claim = " ".join(s for s in re.split(r"(?<=[.!?])\s+", text) if f"[{n}]" in s)
+            quote, start, end = best_sentence(claim, passage)
+        citations.append(Citation(n, passage.source, passage.outlet, passage.title, passage.date, quote, start, end, passage.text))
+    return citations
+
+
+# --- the module-level API ----------------------------------------------------------------------
+
+_embedder_lock = threading.Lock()
+_embedder: Embedder | None = None
+_pipelines: dict[tuple, Pipeline] = {}
+_pipelines_lock = threading.Lock()
+
+
+def shared_embedder() -> Embedder:
+    """One embedding model per process: every pipeline uses the same weights."""
+    global _embedder
+    with _embedder_lock:
+        if _embedder is None:
+            _embedder = SentenceTransformerEmbedder()
+        return _embedder
+
+
+def get_pipeline(corpus_dir: str | Path = DEFAULT_CORPUS, index_dir: str | Path = DEFAULT_INDEX, model: str | Path | None = None, *, rebuild: bool = True) -> Pipeline:
+    key = (str(Path(corpus_dir).resolve()), str(Path(index_dir).resolve()), str(model) if model is not None else None, rebuild)
+    with _pipelines_lock:
+        if key not in _pipelines:
+            _pipelines[key] = Pipeline(corpus_dir, index_dir, model, rebuild=rebuild)
+        return _pipelines[key]
+
+
+def ask(question: str, *, k: int = DEFAULT_K, model: str | Path | None = None, index_dir: str | Path = DEFAULT_INDEX,
+        corpus_dir: str | Path = DEFAULT_CORPUS, rebuild: bool = True) -> Answer:
+    """Answer a question from the corpus, with citations and the numeric guard's report.
+
+    Args:
+        question: the question, in plain words.
+        k: how many passages to retrieve and cite from.
+        model: "smollm2", "gemma3-270m", "extractive", or the path of any GGUF file; None for the default.
+        index_dir: where the index lives; it is built or updated on first use.
+        corpus_dir: the articles (.txt, .md, .html).
+        rebuild: update a stale index (True) or refuse with an error (False).
+    """
+    return get_pipeline(corpus_dir, index_dir, model, rebuild=rebuild).ask(question, k=k)
+
+
+def ask_stream(question: str, *, k: int = DEFAULT_K, model: str | Path | None = None, index_dir: str | Path = DEFAULT_INDEX,
+               corpus_dir: str | Path = DEFAULT_CORPUS, rebuild: bool = True) -> Iterator[str | Answer]:
+    """Like `ask`, but yields the draft's text pieces as they are generated, then the final `Answer`."""
+    return get_pipeline(corpus_dir, index_dir, model, rebuild=rebuild).stream(question, k=k)
+
+
+def build_index(corpus_dir: str | Path = DEFAULT_CORPUS, index_dir: str | Path = DEFAULT_INDEX, *, progress: bool = False) -> BuildReport:
+    """Build the index, or update it: only new or changed files are embedded."""
+    return _build(corpus_dir, index_dir, shared_embedder(), progress=progress)
