@@ -37,7 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(format="warning: %(message)s", level=logging.WARNING, stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("warning: %(message)s"))
+    logging.getLogger("rag").addHandler(handler)  # our warnings only; libraries' chatter stays quiet
     try:
         return {"index": run_index, "ask": run_ask, "eval": run_eval}[args.command](args)
     except RagError as exc:

@@ -83,7 +83,9 @@ class SentenceTransformerEmbedder:
     @cached_property
     def model(self):
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
 
+        transformers_logging.disable_progress_bar()  # a bar for loading 90 MB only clutters the CLI
         model = SentenceTransformer(str(self._model_dir or embedding_model_dir()), device="cpu", local_files_only=True)
         self.dim = model.get_embedding_dimension()
         return model
