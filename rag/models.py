@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import queue
 import threading
 from collections.abc import Iterator, Sequence
 from functools import cached_property
@@ -119,9 +120,16 @@ def bundled_gguf(name: str) -> Path:
             raise ModelError(f"{package} is installed but holds no .gguf file; reinstall it")
         return files[0]
     try:
-        assembled = importlib.import_module(module).assemble()
+        assemble = importlib.import_module(module).assemble  # joins the package's parts into one file under ~/.cache
+        try:
+            assembled = assemble()
+        except FileExistsError:  # a copy left half-written by an interrupted first run: write it again
+            assembled = assemble(overwrite=True)
     except ModuleNotFoundError:
         raise missing from None
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot assemble model '{name}' from {package}: {exc} (free disk space in ~/.cache, "
+                         f"or reinstall it: pip install --force-reinstall {package})") from None
     return Path(assembled)
 
 
@@ -150,7 +158,7 @@ class LlamaCppGenerator:
         self.name = name or self.path.stem
         self._n_ctx = n_ctx
         self._threads = threads or os.cpu_count() or 1
-        self.lock = threading.RLock()
+        self.lock = threading.Lock()
 
     @cached_property
     def llm(self):
@@ -162,7 +170,8 @@ class LlamaCppGenerator:
             # Greedy, seeded and quiet: answers must be repeatable and the CLI output clean.
             return Llama(model_path=str(self.path), n_ctx=self._n_ctx, n_threads=self._threads, seed=0, verbose=False)
         except ValueError as exc:
-            raise ModelError(f"llama.cpp could not load {self.path}: {exc}") from None
+            raise ModelError(f"llama.cpp could not load {self.path}: {exc} (the file may be incomplete or damaged: "
+                             "download it again, or choose another model)") from None
 
     @property
     def context_size(self) -> int:
@@ -176,19 +185,44 @@ class LlamaCppGenerator:
         return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def generate(self, messages: list[dict[str, str]], *, max_tokens: int) -> Iterator[str]:
-        with self.lock:
-            if self.has_chat_template:
-                stream = self.llm.create_chat_completion(messages, max_tokens=max_tokens, temperature=0.0, stream=True)
-                for part in stream:
-                    if piece := part["choices"][0]["delta"].get("content"):
-                        yield piece
-            else:
-                # A base model continues text: give it the passages and a cue to answer on one line.
-                prompt = "\n\n".join(m["content"] for m in messages) + "\nAnswer:"
-                stream = self.llm.create_completion(prompt, max_tokens=max_tokens, temperature=0.0, stream=True, stop=["\n", "Question:"])
-                for part in stream:
-                    if piece := part["choices"][0]["text"]:
-                        yield piece
+        """Stream the reply. The model runs on a worker thread that holds the lock for the whole reply
+        and hands pieces over a queue: a web server may pull each piece on a different thread, and a
+        lock held across `yield`s would then be released by a thread that does not own it."""
+        pieces: queue.Queue = queue.Queue()
+
+        def run() -> None:
+            try:
+                with self.lock:
+                    for piece in self._pieces(messages, max_tokens):
+                        pieces.put(piece)
+            except Exception as exc:  # raised again where the pieces are read
+                pieces.put(exc)
+            finally:
+                pieces.put(_END_OF_REPLY)
+
+        threading.Thread(target=run, daemon=True, name=f"llama-{self.name}").start()
+        while (item := pieces.get()) is not _END_OF_REPLY:
+            if isinstance(item, Exception):
+                raise item
+            yield item
+
+    def _pieces(self, messages: list[dict[str, str]], max_tokens: int) -> Iterator[str]:
+        # Start from an empty context: reusing the last prompt's cache changes greedy replies slightly,
+        # and the same question must get the same answer whatever was asked before.
+        self.llm.reset()
+        if self.has_chat_template:
+            for part in self.llm.create_chat_completion(messages, max_tokens=max_tokens, temperature=0.0, stream=True):
+                if piece := part["choices"][0]["delta"].get("content"):
+                    yield piece
+        else:
+            # A base model continues text: give it the passages and a cue to answer on one line.
+            prompt = "\n\n".join(m["content"] for m in messages) + "\nAnswer:"
+            for part in self.llm.create_completion(prompt, max_tokens=max_tokens, temperature=0.0, stream=True, stop=["\n", "Question:"]):
+                if piece := part["choices"][0]["text"]:
+                    yield piece
+
+
+_END_OF_REPLY = object()
 
 
 def resolve_generator(model: str | Path | None) -> LlamaCppGenerator | None:
