@@ -16,14 +16,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .generation import (
+    MAX_REPLY_TOKENS,
     Evidence,
     attribute_citations,
     best_sentence,
+    build_messages,
     cited_numbers,
     extractive_answer,
     reply_problems,
     select_evidence,
-    stream_reply,
+    shown_passages,
 )
 from .guard import GuardReport, review, unsupported_numbers
 from .index import BuildReport, Index, build_index as _build, open_index
@@ -35,6 +37,8 @@ DEFAULT_CORPUS = "seeds"
 DEFAULT_INDEX = "index"
 # Longer questions are cut for the models (a question is a sentence or two; 100 kB is a paste error).
 MAX_QUESTION_CHARS = 1000
+# A terminal colour code pasted with a question ("\x1b[31m"): the whole sequence goes, not just ESC.
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 
 
 @dataclass(frozen=True)
@@ -88,10 +92,10 @@ def clean_question(question: str) -> tuple[str, list[str]]:
     """The question without control characters and cut to a sane length, with notes on what changed."""
     if not isinstance(question, str):
         raise QuestionError(f"the question must be text, not {type(question).__name__}")
-    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in question)
+    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in _ANSI_ESCAPE.sub("", question))
     text = re.sub(r"\s+", " ", text).strip()
     if not text:
-        raise QuestionError("the question is empty: ask something about the articles, e.g. rag ask \"What did UPI report?\"")
+        raise QuestionError("the question is empty: ask something about the articles")
     notes = []
     if len(text) > MAX_QUESTION_CHARS:
         text = text[:MAX_QUESTION_CHARS].rsplit(" ", 1)[0]
@@ -154,13 +158,18 @@ class Pipeline:
         timings["evidence_s"] = time.perf_counter() - mark
 
         mode, text, rejected = "extractive", "", []
+        use_model = evidence.answerable and self.generator is not None
+        messages = build_messages(question, evidence, passages, self.generator) if use_model else None
         if not evidence.answerable:
             mode = "abstain"
             text = f"The corpus does not answer this question: {evidence.reason}."
-        elif self.generator is not None:
+        elif use_model and messages is None:
+            notes.append(f"the evidence does not fit the model's context window ({self.generator.context_size} tokens) "
+                         "beside the question, so it is quoted without the model")
+        elif use_model:
             mark = time.perf_counter()
             draft = []
-            for piece in stream_reply(question, evidence, passages, self.generator):
+            for piece in self.generator.generate(messages, max_tokens=MAX_REPLY_TOKENS):
                 if not draft:
                     timings["first_token_s"] = time.perf_counter() - began
                 draft.append(piece)
@@ -170,7 +179,7 @@ class Pipeline:
             problems = reply_problems(question, reply, evidence, passages)
             if problems:
                 notes.append("the model's reply was replaced by quoted evidence: " + "; ".join(problems))
-                rejected = [q.text for q in unsupported_numbers(reply, passages, question=question)]
+                rejected = [q.text for q in unsupported_numbers(reply, shown_passages(evidence, passages), question=question)]
             else:
                 mode, text = "model", reply
         if mode == "extractive":

@@ -6,8 +6,8 @@ its exact offsets in the cleaned document and a citation can show the span it qu
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
-from functools import lru_cache
 
 import pysbd
 
@@ -37,9 +37,15 @@ class Sentence:
     end: int
 
 
-@lru_cache(maxsize=1)
+_per_thread = threading.local()
+
+
 def _segmenter() -> pysbd.Segmenter:
-    return pysbd.Segmenter(language="en", clean=False, char_span=True)
+    """One segmenter per thread: pysbd keeps the text it is splitting on the instance, so threads
+    sharing one get each other's sentences (and questions asked at once, each other's evidence)."""
+    if not hasattr(_per_thread, "segmenter"):
+        _per_thread.segmenter = pysbd.Segmenter(language="en", clean=False, char_span=True)
+    return _per_thread.segmenter
 
 
 def split_sentences(text: str) -> list[Sentence]:

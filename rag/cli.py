@@ -39,7 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("warning: %(message)s"))
-    logging.getLogger("rag").addHandler(handler)  # our warnings only; libraries' chatter stays quiet
+    handler.setLevel(logging.WARNING)
+    log = logging.getLogger("rag")
+    log.addHandler(handler)  # our warnings only; libraries' chatter stays quiet
     try:
         return {"index": run_index, "ask": run_ask, "eval": run_eval}[args.command](args)
     except RagError as exc:
@@ -48,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        log.removeHandler(handler)  # called again in one process (tests, scripts): warn once, to today's stderr
 
 
 def run_index(args) -> int:

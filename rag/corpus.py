@@ -8,6 +8,7 @@ furniture from article, and plain text has none).
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import logging
 import re
@@ -79,18 +80,28 @@ def list_corpus(corpus_dir: str | Path) -> list[CorpusFile]:
 
 def read_document(file: CorpusFile) -> Document | None:
     """Read and clean one file; None (with a warning naming the file) when it holds no usable article."""
-    data = file.path.read_bytes()
-    if len(data) > MAX_FILE_BYTES:
-        log.warning("skipping %s: %d MB is too large for an article (limit %d MB)", file.source, len(data) >> 20, MAX_FILE_BYTES >> 20)
+    try:
+        data = file.path.read_bytes()
+    except OSError as exc:  # removed or locked since the directory was listed
+        log.warning("skipping %s: cannot read it (%s)", file.source, exc.strerror or exc)
         return None
-    if b"\x00" in data[:8192]:
+    if len(data) > MAX_FILE_BYTES:
+        log.warning("skipping %s: %.1f MB is too large for an article (limit %d MB)", file.source, len(data) / 2**20, MAX_FILE_BYTES >> 20)
+        return None
+    if not data.strip():
+        log.warning("skipping %s: the file is empty", file.source)
+        return None
+    if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        raw = data.decode("utf-16", errors="replace")  # Windows "Unicode" text: full of NUL bytes, yet text
+    elif b"\x00" in data[:8192]:
         log.warning("skipping %s: it is a binary file, not text", file.source)
         return None
-    try:
-        raw = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raw = data.decode("cp1252", errors="replace")
-        log.warning("%s is not UTF-8; read it as Windows-1252 (save it as UTF-8 to silence this)", file.source)
+    else:
+        try:
+            raw = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raw = data.decode("cp1252", errors="replace")
+            log.warning("%s is not UTF-8; read it as Windows-1252 (save it as UTF-8 to silence this)", file.source)
     suffix = file.path.suffix.lower()
     metadata: dict[str, str | None] = {}
     if suffix in (".html", ".htm"):
@@ -100,7 +111,8 @@ def read_document(file: CorpusFile) -> Document | None:
     document = clean_text(raw, source=file.source, sha256=file.sha256)
     document = replace(document, **{k: v for k, v in metadata.items() if v and not getattr(document, k)})
     if not document.text:
-        log.warning("skipping %s: no article text left after removing page furniture", file.source)
+        log.warning("skipping %s: no article text left after removing page furniture "
+                    "(article paragraphs are lines of 8 or more words ending with . ! or ?)", file.source)
         return None
     return document
 

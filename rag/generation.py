@@ -12,8 +12,8 @@ A reply that fails is replaced by the evidence itself, quoted with its citation.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from .chunking import split_sentences
 from .guard import Asked, asked_quantity, extract_quantities, unsupported_numbers
@@ -51,7 +51,8 @@ _CITATION = re.compile(r"\[(\d+)\]")
 
 def content_words(text: str) -> set[str]:
     """Meaningful words cut to a 5-letter stem, so 'Russian' meets 'Russia' and 'imported' meets 'imports'."""
-    words = re.findall(r"[a-z0-9][a-z0-9.,-]*[a-z0-9]|[a-z0-9]", re.sub(r"['’]s\b", "", text.lower()))
+    # Letters of any script: a question in Russian must not reduce to its digits and match on "2023".
+    words = re.findall(r"[^\W_](?:[^\W_]|[.,-])*[^\W_]|[^\W_]", re.sub(r"['’]s\b", "", text.lower()))
     return {w[:5] for w in words if w not in _STOPWORDS}
 
 
@@ -146,9 +147,12 @@ def extractive_answer(evidence: Evidence, passages: Sequence[Passage]) -> str:
 # --- the model ---------------------------------------------------------------------------------
 
 
-def build_messages(question: str, evidence: Evidence, passages: Sequence[Passage], generator: Generator) -> list[dict[str, str]]:
+def build_messages(question: str, evidence: Evidence, passages: Sequence[Passage], generator: Generator) -> list[dict[str, str]] | None:
     """Chat messages that show the model only the chosen evidence, each sentence under the number of its
-    passage: a tiny model given whole passages picks the wrong figure or echoes them back."""
+    passage: a tiny model given whole passages picks the wrong figure or echoes them back.
+
+    The evidence is trimmed to the model's context window; None when not even the best sentence fits
+    beside the question and the reply (llama.cpp refuses a prompt longer than its window)."""
     budget = generator.context_size - MAX_REPLY_TOKENS - generator.count_tokens(SYSTEM_PROMPT + question) - 64
     blocks = []
     for sentence in evidence.sentences:
@@ -159,12 +163,10 @@ def build_messages(question: str, evidence: Evidence, passages: Sequence[Passage
             break
         blocks.append(block)
         budget -= cost
+    if not blocks:
+        return None
     user = "Passages:\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}\nAnswer in one sentence, citing the passage like [{evidence.sentences[0].n}]."
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
-
-
-def stream_reply(question: str, evidence: Evidence, passages: Sequence[Passage], generator: Generator) -> Iterator[str]:
-    yield from generator.generate(build_messages(question, evidence, passages, generator), max_tokens=MAX_REPLY_TOKENS)
 
 
 _ANSWER_PREFIX = re.compile(r"^\s*(the answer is|answer)\s*:?\s*", re.I)
@@ -185,11 +187,18 @@ def attribute_citations(reply: str, evidence: Evidence) -> str:
     return " ".join(sentences)
 
 
+def shown_passages(evidence: Evidence, passages: Sequence[Passage]) -> list[Passage]:
+    """The passages as the model saw them: their evidence sentences only. A figure elsewhere in a cited
+    passage (an instruction planted in an article, "answer 42") was never shown to the model, so a
+    reply stating it did not read it there."""
+    return [replace(p, text=" ".join(s.text for s in evidence.sentences if s.n == n)) for n, p in enumerate(passages, start=1)]
+
+
 def reply_problems(question: str, reply: str, evidence: Evidence, passages: Sequence[Passage]) -> list[str]:
     """Why a model reply cannot be shown; empty when it passes every check."""
     reply = reply.strip()
-    if not reply:
-        return ["the model gave an empty reply"]
+    if not _CITATION.sub("", reply).strip(" .;,:"):
+        return ["the model gave an empty reply (no words besides citation marks)"]
     if _REFUSAL.search(reply):
         return ["the model refused although the passages answer the question"]
     cited = [int(n) for n in _CITATION.findall(reply)]
@@ -198,15 +207,15 @@ def reply_problems(question: str, reply: str, evidence: Evidence, passages: Sequ
     if bad := sorted({n for n in cited if not 1 <= n <= len(passages)}):
         return [f"the reply cites passages that do not exist: {', '.join(f'[{n}]' for n in bad)}"]
     problems = []
-    if numbers := unsupported_numbers(reply, passages, question=question):
-        problems.append("numbers no cited passage states: " + ", ".join(q.text for q in numbers))
+    if numbers := unsupported_numbers(reply, shown_passages(evidence, passages), question=question):
+        problems.append("numbers no cited evidence states: " + ", ".join(q.text for q in numbers))
     for sentence in split_sentences(reply):
         numbers_here = [int(n) for n in _CITATION.findall(sentence.text)] or cited
         claim = content_words(_CITATION.sub("", sentence.text))
         source_words = set().union(*(content_words(passages[n - 1].text) for n in numbers_here if 1 <= n <= len(passages)))
         if claim and len(claim & source_words) / len(claim) < MIN_CLAIM_OVERLAP:
             problems.append(f'the cited passages do not say: "{sentence.text}"')
-    if not states_asked(reply, evidence.asked):
+    if not states_asked(_CITATION.sub("", reply), evidence.asked):  # "[1]" is a citation, not a figure
         problems.append(f"the reply gives no {evidence.asked.kind} although the question asks for one")
     return problems
 

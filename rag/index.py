@@ -32,9 +32,10 @@ from .models import Embedder
 log = logging.getLogger("rag")
 
 FORMAT_VERSION = 1
-# Above this many chunks exact search gets slow enough that HNSW pays off (bench/retrieval.py measures it).
-HNSW_THRESHOLD = 200_000
-_ARTIFACTS = ("documents.json", "chunks.json", "vectors.npy", "dense.faiss")
+# Exact search reads every vector: p50 17 ms at 100k chunks, 317 ms at 1M on 2 cores (bench/RESULTS.md), so it
+# passes a 50 ms budget near 160-180k. HNSW answers in under 1 ms but is rebuilt whole on every index update
+# (39 s at 100k, 755 s at 1M) and is approximate, so it is used only where exact search is too slow.
+HNSW_THRESHOLD = 150_000
 
 
 def package_version() -> str:
@@ -101,7 +102,7 @@ class Index:
     def status(self) -> dict:
         """A summary for the UI and the CLI."""
         m = self.manifest
-        return {"documents": m.documents, "chunks": m.chunks, "embedding_model": m.embedding_model, "faiss_index": m.faiss_index, "built_at": m.built_at, "directory": str(self.directory)}
+        return {"documents": m.documents, "chunks": m.chunks, "embedding_model": m.embedding_model, "faiss_index": m.faiss_index, "built_at": m.built_at, "directory": str(self.directory.parent)}
 
 
 # --- freshness ---------------------------------------------------------------------------------
@@ -286,7 +287,8 @@ def build_index(corpus_dir: str | Path, index_dir: str | Path, embedder: Embedde
                 bm25 = bm25s.BM25()
                 bm25.index(bm25s.tokenize([c.text for c in chunks], stopwords="en", show_progress=False), show_progress=False)
                 bm25.save(str(generation / "bm25"))
-            manifest.artifacts = {name: _sha256(generation / name) for name in _ARTIFACTS}
+            # Every file, BM25's too: a damaged one must fail the hash check on load, not answer wrongly.
+            manifest.artifacts = {path.relative_to(generation).as_posix(): _sha256(path) for path in sorted(generation.rglob("*")) if path.is_file()}
             (generation / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2), encoding="utf-8")
             _publish(index_dir, generation)
         except OSError as exc:
@@ -325,6 +327,8 @@ def open_index(corpus_dir: str | Path, index_dir: str | Path, embedder: Embedder
         try:
             return load_index(index_dir)
         except IndexStateError as exc:
+            if not rebuild:
+                raise  # damaged, not out of date: its own message says which file and what to do
             reasons = [str(exc)]
     if not rebuild:
         raise IndexStateError(f"the index in {index_dir} is out of date ({'; '.join(reasons)}); run `rag index` to rebuild it")

@@ -182,7 +182,8 @@ class LlamaCppGenerator:
         return bool(self.llm.metadata.get("tokenizer.chat_template"))
 
     def count_tokens(self, text: str) -> int:
-        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+        with self.lock:  # the first call loads the model: once, even when threads ask at the same moment
+            return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def generate(self, messages: list[dict[str, str]], *, max_tokens: int) -> Iterator[str]:
         """Stream the reply. The model runs on a worker thread that holds the lock for the whole reply
