@@ -7,6 +7,7 @@ fetched from a model hub (the offline switches below make a missing model fail a
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import importlib.util
 import os
@@ -168,10 +169,13 @@ class LlamaCppGenerator:
             raise ModelError("llama-cpp-python is not installed: run `pip install llama-cpp-python`") from None
         try:
             # Greedy, seeded and quiet: answers must be repeatable and the CLI output clean.
-            return Llama(model_path=str(self.path), n_ctx=self._n_ctx, n_threads=self._threads, seed=0, verbose=False)
+            llm = Llama(model_path=str(self.path), n_ctx=self._n_ctx, n_threads=self._threads, seed=0, verbose=False)
         except ValueError as exc:
             raise ModelError(f"llama.cpp could not load {self.path}: {exc} (the file may be incomplete or damaged: "
                              "download it again, or choose another model)") from None
+        # Freed before interpreter teardown: llama-cpp-python's own finaliser fails once its C bindings are gone.
+        atexit.register(llm.close)
+        return llm
 
     @property
     def context_size(self) -> int:
