@@ -32,9 +32,9 @@ from .models import Embedder
 log = logging.getLogger("rag")
 
 FORMAT_VERSION = 1
-# Exact search reads every vector: p50 17 ms at 100k chunks, 317 ms at 1M on 2 cores (bench/RESULTS.md), so it
-# passes a 50 ms budget near 160-180k. HNSW answers in under 1 ms but is rebuilt whole on every index update
-# (39 s at 100k, 755 s at 1M) and is approximate, so it is used only where exact search is too slow.
+# Exact search reads every vector: p50 17-40 ms at 100k chunks, 150-320 ms at 1M on 2 cores (bench/RESULTS.md),
+# so it passes a 50 ms budget between 180k and 270k. HNSW answers in under 1 ms but is rebuilt whole on every
+# index update (35 s at 100k, 640-755 s at 1M) and is approximate: it is used only where exact search is too slow.
 HNSW_THRESHOLD = 150_000
 
 

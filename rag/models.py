@@ -14,6 +14,7 @@ import os
 import queue
 import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from pathlib import Path
 from typing import Protocol
@@ -34,6 +35,8 @@ GENERATORS = {
     "extractive": (None, "no model: the best supporting sentences, quoted"),
 }
 DEFAULT_GENERATOR = "extractive"
+# Up to this many texts is a question's work (retrieval, evidence, guard), not an index build.
+QUERY_BATCH = 128
 
 
 class Embedder(Protocol):
@@ -95,7 +98,12 @@ class SentenceTransformerEmbedder:
     def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        import torch
+
         with self._lock:  # torch releases the GIL; one encode at a time keeps 2 cores from thrashing
+            # A question's few sentences go on one thread: torch's idle worker threads keep spinning and
+            # slowed llama.cpp's decoding 3x (bench/RESULTS.md); a bulk build uses every core.
+            torch.set_num_threads(1 if len(texts) <= QUERY_BATCH else os.cpu_count() or 1)
             vectors = self.model.encode(
                 list(texts), batch_size=self._batch_size, normalize_embeddings=True,
                 convert_to_numpy=True, show_progress_bar=progress,
@@ -160,6 +168,9 @@ class LlamaCppGenerator:
         self._n_ctx = n_ctx
         self._threads = threads or os.cpu_count() or 1
         self.lock = threading.Lock()
+        # One long-lived thread runs every reply: llama.cpp's OpenMP team belongs to the calling thread,
+        # and a new thread per reply leaves the previous teams spinning on the cores.
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"llama-{self.name}")
 
     @cached_property
     def llm(self):
@@ -190,7 +201,7 @@ class LlamaCppGenerator:
             return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def generate(self, messages: list[dict[str, str]], *, max_tokens: int) -> Iterator[str]:
-        """Stream the reply. The model runs on a worker thread that holds the lock for the whole reply
+        """Stream the reply. The model runs on the worker thread, holding the lock for the whole reply,
         and hands pieces over a queue: a web server may pull each piece on a different thread, and a
         lock held across `yield`s would then be released by a thread that does not own it."""
         pieces: queue.Queue = queue.Queue()
@@ -205,7 +216,7 @@ class LlamaCppGenerator:
             finally:
                 pieces.put(_END_OF_REPLY)
 
-        threading.Thread(target=run, daemon=True, name=f"llama-{self.name}").start()
+        self._worker.submit(run)
         while (item := pieces.get()) is not _END_OF_REPLY:
             if isinstance(item, Exception):
                 raise item
