@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import re
 import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 SEED_QA = ROOT.parent / "shared" / "eval" / "seed_qa.jsonl"
+SEED_QUESTIONS = [json.loads(line)["question"] for line in SEED_QA.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 class FakeEmbedder:
@@ -91,3 +99,39 @@ def as_passages():
         ]
 
     return convert
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_app(corpus: Path, index: Path, log: Path, timeout: float = 300):
+    """`python app.py` with its default host on a free port; yields (url, port) once the page answers."""
+    port = free_port()
+    command = [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--corpus", str(corpus), "--index", str(index)]
+    with log.open("w") as output:
+        process = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"app.py exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"app.py did not answer on {url} within {timeout:.0f} s:\n{log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(url, timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.5)
+        yield url, port
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

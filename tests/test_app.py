@@ -6,11 +6,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +17,7 @@ import pytest
 from rag.answer import Pipeline
 from rag.models import GENERATORS
 
-from conftest import ROOT, SEEDS, FakeGenerator
+from conftest import ROOT, SEEDS, FakeGenerator, running_app
 
 sys.path.insert(0, str(ROOT))  # app.py is a script at the top of the repository, not part of the package
 import app  # noqa: E402
@@ -180,46 +176,15 @@ class Server:
     log: Path
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"app.py exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.5)
-    pytest.fail(f"app.py did not answer on {url} within {timeout:.0f} s:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """`python app.py` on a free port, over a copy of the seeds and a fresh index."""
     home = tmp_path_factory.mktemp("app")
     corpus = home / "corpus"
     shutil.copytree(SEEDS, corpus)
-    port, log = free_port(), home / "app.log"
-    command = [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--index", str(home / "index"), "--corpus", str(corpus)]
-    with log.open("w") as output:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_until_up(url, process, log)
+    log = home / "app.log"
+    with running_app(corpus, home / "index", log) as (url, _):
         yield Server(url, corpus, log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def client(server: Server):

@@ -1,7 +1,6 @@
 """The generator seam: how llama.cpp replies are streamed and serialised, with a fake llama object."""
 
 import itertools
-import queue
 import threading
 import time
 

@@ -19,16 +19,8 @@ import rag.index
 from rag import ask
 from rag.answer import Answer, Pipeline, get_pipeline
 
-from conftest import ROOT, SEEDS, FakeGenerator
+from conftest import ROOT, SEED_QUESTIONS, SEEDS, FakeGenerator, running_app
 
-SEED_QUESTIONS = [
-    "How many barrels of refined oil may North Korea import per year under the U.N. cap?",
-    "How much refined oil did North Korea import in the first nine months of 2023?",
-    "When did the Enhanced Disruption Task Force hold its first meeting?",
-    "How many containers of munitions has North Korea shipped to Russia since July?",
-    "In how many cases has Russia used North Korean missiles to strike Ukraine, according to Jung Pak?",
-    "What price per barrel did North Korea pay for the Russian oil?",
-]
 THREADS = 8
 
 
@@ -121,12 +113,6 @@ def test_eight_threads_asking_the_real_model_get_the_single_threaded_answers(see
 # --- the web UI ---------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def listening_addresses(port: int) -> set[str]:
     """Local addresses with a listening TCP socket on `port`, read from /proc (no tools needed)."""
     found = set()
@@ -145,29 +131,9 @@ def listening_addresses(port: int) -> set[str]:
 def server(seeds):
     """`python app.py` with its defaults, on a free port, over the seeds."""
     corpus, index = seeds
-    port, log = free_port(), index.parent / "app.log"
-    command = [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--corpus", str(corpus), "--index", str(index)]
-    with log.open("w") as output:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            assert process.poll() is None, f"app.py exited with {process.returncode}:\n{log.read_text()[-3000:]}"
-            assert time.monotonic() < deadline, f"app.py did not answer on {url}:\n{log.read_text()[-3000:]}"
-            try:
-                with urllib.request.urlopen(url, timeout=2):
-                    break
-            except OSError:
-                time.sleep(0.5)
+    log = index.parent / "app.log"
+    with running_app(corpus, index, log) as (url, port):
         yield url, port, log
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def test_ui_help_says_it_serves_this_machine_only_and_shares_nothing():
