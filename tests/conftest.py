@@ -78,6 +78,14 @@ def seed_corpus(tmp_path) -> Path:
     return target
 
 
+@pytest.fixture(scope="module")
+def seeds(tmp_path_factory) -> tuple[Path, Path]:
+    """A copy of the seed corpus and an index directory, shared by the tests of one module."""
+    root = tmp_path_factory.mktemp("seeds")
+    shutil.copytree(SEEDS, root / "corpus")
+    return root / "corpus", root / "index"
+
+
 @pytest.fixture(scope="session")
 def real_embedder():
     from rag.answer import shared_embedder

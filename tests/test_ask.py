@@ -17,26 +17,15 @@ IMPORTS = "How much refined oil did North Korea import in the first nine months 
 PRICE = "What price per barrel did North Korea pay for the Russian oil?"
 
 
-@pytest.fixture(scope="module")
-def corpus_and_index(tmp_path_factory):
-    import shutil
-
-    from conftest import SEEDS
-
-    root = tmp_path_factory.mktemp("seeds")
-    shutil.copytree(SEEDS, root / "corpus")
-    return root / "corpus", root / "index"
-
-
-def ask_seeds(question, corpus_and_index, **kwargs):
-    corpus, index = corpus_and_index
+def ask_seeds(question, seeds, **kwargs):
+    corpus, index = seeds
     return ask(question, corpus_dir=corpus, index_dir=index, **kwargs)
 
 
 @pytest.mark.integration
 @pytest.mark.parametrize("model", [None, "smollm2"])
-def test_cap_question_is_answered_with_a_citation_that_says_it(corpus_and_index, model):
-    answer = ask_seeds(CAP, corpus_and_index, model=model)
+def test_cap_question_is_answered_with_a_citation_that_says_it(seeds, model):
+    answer = ask_seeds(CAP, seeds, model=model)
     assert "500,000" in answer.text and not answer.abstained
     assert any("500,000" in c.quote for c in answer.citations)
     for citation in answer.citations:
@@ -51,8 +40,8 @@ def test_cap_question_is_answered_with_a_citation_that_says_it(corpus_and_index,
 
 
 @pytest.mark.integration
-def test_imports_question_shows_the_disagreement_side_by_side(corpus_and_index):
-    answer = ask_seeds(IMPORTS, corpus_and_index)
+def test_imports_question_shows_the_disagreement_side_by_side(seeds):
+    answer = ask_seeds(IMPORTS, seeds)
     assert answer.guard.status == "conflict"
     assert answer.text.startswith("Sources disagree:")
     lead = answer.text.split("\n")[0]
@@ -65,8 +54,8 @@ def test_imports_question_shows_the_disagreement_side_by_side(corpus_and_index):
 
 @pytest.mark.integration
 @pytest.mark.parametrize("model", [None, "smollm2"])
-def test_unanswerable_question_abstains_and_shows_no_number(corpus_and_index, model):
-    answer = ask_seeds(PRICE, corpus_and_index, model=model)
+def test_unanswerable_question_abstains_and_shows_no_number(seeds, model):
+    answer = ask_seeds(PRICE, seeds, model=model)
     assert answer.abstained and answer.mode == "abstain"
     assert "does not answer" in answer.text
     assert extract_quantities(answer.text) == []
@@ -74,8 +63,8 @@ def test_unanswerable_question_abstains_and_shows_no_number(corpus_and_index, mo
 
 
 @pytest.mark.integration
-def test_stream_yields_pieces_then_the_checked_answer(corpus_and_index):
-    corpus, index = corpus_and_index
+def test_stream_yields_pieces_then_the_checked_answer(seeds):
+    corpus, index = seeds
     pieces = list(ask_stream(CAP, corpus_dir=corpus, index_dir=index, model="smollm2"))
     assert isinstance(pieces[-1], Answer)
     assert all(isinstance(p, str) for p in pieces[:-1]) and len(pieces) > 2
@@ -83,8 +72,8 @@ def test_stream_yields_pieces_then_the_checked_answer(corpus_and_index):
 
 
 @pytest.mark.integration
-def test_cli_json_output(corpus_and_index):
-    corpus, index = corpus_and_index
+def test_cli_json_output(seeds):
+    corpus, index = seeds
     result = subprocess.run([sys.executable, "-m", "rag.cli", "ask", IMPORTS, "--corpus", str(corpus), "--index", str(index), "--json"],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
@@ -97,8 +86,8 @@ def test_cli_json_output(corpus_and_index):
 
 
 @pytest.mark.integration
-def test_cli_human_output_shows_the_conflict_table(corpus_and_index):
-    corpus, index = corpus_and_index
+def test_cli_human_output_shows_the_conflict_table(seeds):
+    corpus, index = seeds
     result = subprocess.run([sys.executable, "-m", "rag.cli", "ask", IMPORTS, "--corpus", str(corpus), "--index", str(index)],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr

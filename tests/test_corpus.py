@@ -11,39 +11,39 @@ FURNITURE = ["Subscribe", "newsletter", "indicates required", "Advertisement", "
 
 
 @pytest.fixture(scope="module")
-def seeds():
+def seed_documents():
     from conftest import SEEDS
 
     return {d.source[:3]: d for d in load_corpus(SEEDS)}
 
 
-def test_furniture_is_removed_and_the_article_kept(seeds):
-    for doc in seeds.values():
+def test_furniture_is_removed_and_the_article_kept(seed_documents):
+    for doc in seed_documents.values():
         for phrase in FURNITURE:
             assert phrase not in doc.text, (doc.source, phrase)
-    assert "more than 1.5 million barrels of refined oil" in seeds["001"].text
-    assert "more than 1.5 billion barrels of refined oil" in seeds["000"].text
-    assert seeds["000"].text.startswith("The U.S. and South Korea held their first joint meeting")
-    assert seeds["000"].text.endswith("officially confirmed in the attack on Kharkiv on Jan. 2.")
+    assert "more than 1.5 million barrels of refined oil" in seed_documents["001"].text
+    assert "more than 1.5 billion barrels of refined oil" in seed_documents["000"].text
+    assert seed_documents["000"].text.startswith("The U.S. and South Korea held their first joint meeting")
+    assert seed_documents["000"].text.endswith("officially confirmed in the attack on Kharkiv on Jan. 2.")
 
 
-def test_metadata_is_read_from_the_page(seeds):
-    kyiv, upi = seeds["000"], seeds["001"]
+def test_metadata_is_read_from_the_page(seed_documents):
+    kyiv, upi = seed_documents["000"], seed_documents["001"]
     assert (kyiv.outlet, kyiv.date, kyiv.byline) == ("Kyiv Independent", "2024-03-27", "Nate Ostiller and The Kyiv Independent news desk")
     assert kyiv.title == "US, South Korea launch task force to combat illegal shipment of oil to North Korea"
     assert (upi.outlet, upi.date, upi.byline) == ("UPI", "2024-03-27", "Thomas Maresca")
     assert upi.title == "U.S., South Korea launch task force to thwart North Korean oil smuggling"
 
 
-def test_a_bare_copy_joins_its_story_and_borrows_its_metadata(seeds):
-    assert seeds["002"].group == seeds["000"].group != seeds["001"].group
-    assert seeds["002"].outlet == "Kyiv Independent"
-    assert seeds["002"].text == seeds["000"].text
+def test_a_bare_copy_joins_its_story_and_borrows_its_metadata(seed_documents):
+    assert seed_documents["002"].group == seed_documents["000"].group != seed_documents["001"].group
+    assert seed_documents["002"].outlet == "Kyiv Independent"
+    assert seed_documents["002"].text == seed_documents["000"].text
 
 
-def test_copies_with_a_changed_figure_stay_separate_documents_in_one_group(seeds):
-    edited = clean_text(seeds["001"].text.replace("7,000 containers", "70,000 containers"), source="edited.txt")
-    grouped = group_near_duplicates([seeds["001"], edited])
+def test_copies_with_a_changed_figure_stay_separate_documents_in_one_group(seed_documents):
+    edited = clean_text(seed_documents["001"].text.replace("7,000 containers", "70,000 containers"), source="edited.txt")
+    grouped = group_near_duplicates([seed_documents["001"], edited])
     assert grouped[0].group == grouped[1].group
     assert "70,000 containers" in grouped[1].text and "70,000" not in grouped[0].text
 

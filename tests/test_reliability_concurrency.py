@@ -3,7 +3,6 @@ model is used by one thread at a time, and the web UI keeps serving its page whi
 listens on 127.0.0.1 only and opens no public share link unless asked."""
 
 import json
-import shutil
 import socket
 import subprocess
 import sys
@@ -19,7 +18,7 @@ import rag.index
 from rag import ask
 from rag.answer import Answer, Pipeline, get_pipeline
 
-from conftest import ROOT, SEED_QUESTIONS, SEEDS, FakeGenerator, running_app
+from conftest import ROOT, SEED_QUESTIONS, FakeGenerator, running_app
 
 THREADS = 8
 
@@ -87,13 +86,6 @@ def test_eight_threads_on_a_cold_index_get_the_answers_they_would_get_alone(seed
     assert len(list((tmp_path / "index").glob("gen-*"))) == 1
     if shared:
         assert builds.calls == 1, "one pipeline builds its index once, however many threads ask"
-
-
-@pytest.fixture(scope="module")
-def seeds(tmp_path_factory):
-    root = tmp_path_factory.mktemp("concurrency")
-    shutil.copytree(SEEDS, root / "corpus")
-    return root / "corpus", root / "index"
 
 
 @pytest.mark.integration

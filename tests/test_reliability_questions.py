@@ -5,7 +5,6 @@ other question gets an answer or an honest abstention, never a traceback and nev
 """
 
 import json
-import shutil
 
 import pytest
 
@@ -16,14 +15,6 @@ from rag.guard import unsupported_numbers
 from conftest import SEEDS
 
 CAP = "How many barrels of refined oil may North Korea import per year under the U.N. cap?"
-
-
-@pytest.fixture(scope="module")
-def seeds(tmp_path_factory):
-    """A private copy of the seeds and its index directory, shared by the tests of this module."""
-    root = tmp_path_factory.mktemp("questions")
-    shutil.copytree(SEEDS, root / "corpus")
-    return root / "corpus", root / "index"
 
 
 @pytest.fixture(scope="module")
