@@ -21,7 +21,16 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from rag.answer import DEFAULT_CORPUS, DEFAULT_INDEX, Answer, Citation, Pipeline, build_index, clean_question, get_pipeline  # noqa: E402
+from rag.answer import (
+    DEFAULT_CORPUS,
+    DEFAULT_INDEX,
+    Answer,
+    Citation,
+    Pipeline,
+    build_index,
+    clean_question,
+    get_pipeline,
+)  # noqa: E402
 from rag.errors import QuestionError, RagError  # noqa: E402
 from rag.guard import Conflict, GuardRow  # noqa: E402
 from rag.models import DEFAULT_GENERATOR, GENERATORS  # noqa: E402
@@ -60,19 +69,41 @@ def guard_notices(answer: Answer) -> list[str]:
     guard = answer.guard
     notices = []
     if answer.abstained:
-        notices.append(notice("abstain", "The corpus does not answer this", f"<p>{escape(answer.text)}</p>" + closest_passages(answer)))
+        notices.append(
+            notice(
+                "abstain", "The corpus does not answer this", f"<p>{escape(answer.text)}</p>" + closest_passages(answer)
+            )
+        )
     if guard.conflicts:
-        scale = "".join(f'<p class="rag-scale">For scale, {escape(row.label)} {cite(row.n)} says: {quoted(row)}</p>' for row in guard.bounds)
-        notices.append(notice("conflict", "Sources disagree", "".join(conflict_table(c) for c in guard.conflicts) + scale))
+        scale = "".join(
+            f'<p class="rag-scale">For scale, {escape(row.label)} {cite(row.n)} says: {quoted(row)}</p>'
+            for row in guard.bounds
+        )
+        notices.append(
+            notice("conflict", "Sources disagree", "".join(conflict_table(c) for c in guard.conflicts) + scale)
+        )
     if guard.unsupported:
         stated = ", ".join(f"<b>{escape(number)}</b>" for number in guard.unsupported)
-        notices.append(notice("unsupported", "Unsupported number",
-                              f"<p>The model's draft stated {stated}, which no passage it cited says; "
-                              "the draft was replaced by the quoted evidence.</p>"))
+        notices.append(
+            notice(
+                "unsupported",
+                "Unsupported number",
+                f"<p>The model's draft stated {stated}, which no passage it cited says; "
+                "the draft was replaced by the quoted evidence.</p>",
+            )
+        )
     if not notices and guard.values:
-        checked = "".join(f'<span class="rag-chip">{escape(row.text)} · {escape(row.label)} {cite(row.n)}</span>' for row in guard.values)
-        notices.append(notice("ok", "Numbers checked: the sources agree",
-                              f"<p>Each figure is stated by a cited passage, and no retrieved source gives another value.</p><p>{checked}</p>"))
+        checked = "".join(
+            f'<span class="rag-chip">{escape(row.text)} · {escape(row.label)} {cite(row.n)}</span>'
+            for row in guard.values
+        )
+        notices.append(
+            notice(
+                "ok",
+                "Numbers checked: the sources agree",
+                f"<p>Each figure is stated by a cited passage, and no retrieved source gives another value.</p><p>{checked}</p>",
+            )
+        )
     return notices
 
 
@@ -86,9 +117,11 @@ def conflict_table(conflict: Conflict) -> str:
         f'<tr><td class="rag-value">{escape(row.text)}</td><td>{escape(row.label)}</td><td>{cite(row.n)}</td><td>{quoted(row)}</td></tr>'
         for row in conflict.rows
     )
-    return (f'<p class="rag-description">{escape(conflict.description)}</p>'
-            f'<table class="rag-values"><thead><tr><th>Value</th><th>Outlet</th><th>Source</th><th>Quote</th></tr></thead>'
-            f"<tbody>{rows}</tbody></table>")
+    return (
+        f'<p class="rag-description">{escape(conflict.description)}</p>'
+        f'<table class="rag-values"><thead><tr><th>Value</th><th>Outlet</th><th>Source</th><th>Quote</th></tr></thead>'
+        f"<tbody>{rows}</tbody></table>"
+    )
 
 
 def quoted(row: GuardRow) -> str:
@@ -113,7 +146,7 @@ def source_card(citation: Citation, answer: Answer) -> str:
         f'<header><span class="rag-n">{citation.n}</span><span class="rag-meta">{meta}</span></header>'
         f'<div class="rag-title">{escape(citation.title or citation.source)}</div>'
         f'<p class="rag-passage">{highlight(citation.passage, start, start + len(citation.quote))}</p>'
-        f'<footer>{escape(citation.source)}, characters {citation.start}–{citation.end}</footer></article>'
+        f"<footer>{escape(citation.source)}, characters {citation.start}–{citation.end}</footer></article>"
     )
 
 
@@ -128,16 +161,24 @@ def closest_passages(answer: Answer) -> str:
     """What the search found, so a reader sees the corpus was searched and what it holds instead."""
     if not answer.passages:
         return ""
-    items = "".join(f"<li><b>{escape(p.label)}</b>: {escape(textwrap.shorten(p.text, 160))}</li>" for p in answer.passages[:3])
+    items = "".join(
+        f"<li><b>{escape(p.label)}</b>: {escape(textwrap.shorten(p.text, 160))}</li>" for p in answer.passages[:3]
+    )
     return f"<p>Closest passages (none answers the question):</p><ul>{items}</ul>"
 
 
 def answer_footer(answer: Answer) -> str:
     """How the answer was made, and the pipeline's notes (why a streamed draft was replaced)."""
-    facts = [f"answer: {MODES.get(answer.mode, answer.mode)}", f"model: {answer.models['generator']}",
-             f"guard: {answer.guard.status}", f"{answer.timings.get('total_s', 0):.2f} s"]
+    facts = [
+        f"answer: {MODES.get(answer.mode, answer.mode)}",
+        f"model: {answer.models['generator']}",
+        f"guard: {answer.guard.status}",
+        f"{answer.timings.get('total_s', 0):.2f} s",
+    ]
     notes = "".join(f"<li>{escape(note)}</li>" for note in answer.notes)
-    return f'<footer class="rag-footer">{escape(" · ".join(facts))}' + (f"<ul>{notes}</ul>" if notes else "") + "</footer>"
+    return (
+        f'<footer class="rag-footer">{escape(" · ".join(facts))}' + (f"<ul>{notes}</ul>" if notes else "") + "</footer>"
+    )
 
 
 def render_status(status: dict, models: dict[str, str]) -> str:
@@ -196,7 +237,11 @@ class Chat:
                     yield chat_text(draft), gr.skip(), gr.skip()
         except RagError as exc:
             # In the reply, not as gr.Error: an error event leaves ChatInterface's textbox disabled.
-            yield f"⚠ {chat_text(str(exc))}", notice("problem", "Cannot answer", f"<p>{escape(str(exc))}</p>"), {"error": str(exc)}
+            yield (
+                f"⚠ {chat_text(str(exc))}",
+                notice("problem", "Cannot answer", f"<p>{escape(str(exc))}</p>"),
+                {"error": str(exc)},
+            )
 
     def status(self, model: str) -> str:
         """The status line; a model or index problem is shown in its place instead of failing the page."""
@@ -214,8 +259,10 @@ class Chat:
             report = build_index(self.corpus_dir, self.index_dir, progress=True)
         except RagError as exc:
             raise gr.Error(str(exc), title="Cannot index", print_exception=False) from None
-        gr.Info(f"Indexed in {report.seconds:.1f} s: {len(report.embedded)} files embedded, {len(report.reused)} reused, "
-                f"{len(report.removed)} removed, {len(report.skipped)} skipped.")
+        gr.Info(
+            f"Indexed in {report.seconds:.1f} s: {len(report.embedded)} files embedded, {len(report.reused)} reused, "
+            f"{len(report.removed)} removed, {len(report.skipped)} skipped."
+        )
         return self.status(model)
 
 
@@ -227,36 +274,55 @@ def model_choices(model: str) -> list[str]:
     return list(GENERATORS) if model in GENERATORS else [*GENERATORS, model]
 
 
-def build_app(corpus_dir: str = DEFAULT_CORPUS, index_dir: str = DEFAULT_INDEX, model: str = DEFAULT_GENERATOR) -> gr.Blocks:
+def build_app(
+    corpus_dir: str = DEFAULT_CORPUS, index_dir: str = DEFAULT_INDEX, model: str = DEFAULT_GENERATOR
+) -> gr.Blocks:
     """The page, without launching it (tests inspect it; `main` serves it)."""
     chat = Chat(corpus_dir, index_dir)
     with gr.Blocks(title="rag — ask the articles") as page:
         with gr.Sidebar(label="Settings"):
             gr.Markdown("### Settings")
-            model_box = gr.Dropdown(model_choices(model), value=model, label="Model", allow_custom_value=True,
-                                    info="smollm2 and gemma3-270m are small local models; extractive quotes the evidence without one. "
-                                         "Or type the path of any .gguf file.")
+            model_box = gr.Dropdown(
+                model_choices(model),
+                value=model,
+                label="Model",
+                allow_custom_value=True,
+                info="smollm2 and gemma3-270m are small local models; extractive quotes the evidence without one. "
+                "Or type the path of any .gguf file.",
+            )
             k_box = gr.Slider(1, MAX_K, value=DEFAULT_K, step=1, precision=0, label="Passages to retrieve (k)")
             gr.Markdown("### Index")
             status_box = gr.HTML('<div class="rag-status">Opening the index…</div>', elem_id="rag-status")
             reindex_button = gr.Button("Re-index the corpus", variant="secondary")
-        gr.Markdown("## Ask the articles\nOffline answers from the news articles in the corpus, each with its numbered sources. "
-                    "Every figure is checked: **when sources disagree, you see both**.")
+        gr.Markdown(
+            "## Ask the articles\nOffline answers from the news articles in the corpus, each with its numbered sources. "
+            "Every figure is checked: **when sources disagree, you see both**."
+        )
         panel = gr.HTML(EMPTY_PANEL, label="Sources and checks", elem_id="rag-panel", render=False)
         answer_json = gr.JSON(label="Answer as JSON", render=False)
         gr.ChatInterface(
             chat.respond,
-            chatbot=gr.Chatbot(label="Answers", elem_id="rag-chat", height=380, buttons=["copy"],
-                               placeholder="**Ask a question about the articles**, or start from an example:"),
-            textbox=gr.Textbox(label="Question", placeholder="Ask a question about the articles…", elem_id="rag-question",
-                               submit_btn=True, stop_btn=True),
+            chatbot=gr.Chatbot(
+                label="Answers",
+                elem_id="rag-chat",
+                height=380,
+                buttons=["copy"],
+                placeholder="**Ask a question about the articles**, or start from an example:",
+            ),
+            textbox=gr.Textbox(
+                label="Question",
+                placeholder="Ask a question about the articles…",
+                elem_id="rag-question",
+                submit_btn=True,
+                stop_btn=True,
+            ),
             validator=check_question,
             additional_inputs=[model_box, k_box],
             additional_outputs=[panel, answer_json],
             examples=[[question, None, None] for question in EXAMPLES],
             api_name="ask",
             api_description="Answer a question from the corpus. Returns the chat text, the sources-and-guard HTML and the Answer as JSON "
-                            "(with its guard report), or {\"error\": message} for a question or model that cannot be used.",
+            '(with its guard report), or {"error": message} for a question or model that cannot be used.',
             fill_height=False,
         )
         panel.render()
@@ -310,12 +376,27 @@ mark { background: rgba(250, 204, 21, 0.55); color: inherit; padding: 0 0.1rem; 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="app.py", description="The web chat over the articles, on http://HOST:PORT.")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on; default: %(default)s (this machine only; 0.0.0.0 serves the network)")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on; default: %(default)s (this machine only; 0.0.0.0 serves the network)",
+    )
     parser.add_argument("--port", type=int, default=7860, help="default: %(default)s")
-    parser.add_argument("--corpus", default=DEFAULT_CORPUS, metavar="DIR", help="article files (.txt, .md, .html); default: %(default)s")
+    parser.add_argument(
+        "--corpus", default=DEFAULT_CORPUS, metavar="DIR", help="article files (.txt, .md, .html); default: %(default)s"
+    )
     parser.add_argument("--index", default=DEFAULT_INDEX, metavar="DIR", help="index directory; default: %(default)s")
-    parser.add_argument("--model", default=DEFAULT_GENERATOR, metavar="NAME|PATH", help=f"{', '.join(GENERATORS)}, or a .gguf file; default: %(default)s")
-    parser.add_argument("--share", action="store_true", help="also open a public gradio.live link (off by default: questions stay on this machine)")
+    parser.add_argument(
+        "--model",
+        default=DEFAULT_GENERATOR,
+        metavar="NAME|PATH",
+        help=f"{', '.join(GENERATORS)}, or a .gguf file; default: %(default)s",
+    )
+    parser.add_argument(
+        "--share",
+        action="store_true",
+        help="also open a public gradio.live link (off by default: questions stay on this machine)",
+    )
     return parser.parse_args(argv)
 
 

@@ -10,13 +10,21 @@ from bench import ask, coldstart, embedding, generation, retrieval
 from bench.common import Figure, format_table, machine, peak_rss_mib
 
 # Cheapest first; retrieval last: it holds millions of vectors.
-PARTS = {"coldstart": coldstart.run, "embedding": embedding.run, "generation": generation.run, "ask": ask.run, "retrieval": retrieval.run}
+PARTS = {
+    "coldstart": coldstart.run,
+    "embedding": embedding.run,
+    "generation": generation.run,
+    "ask": ask.run,
+    "retrieval": retrieval.run,
+}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("parts", nargs="*", metavar="PART", help=f"any of {', '.join(PARTS)}; default: all")
-    parser.add_argument("--markdown", action="store_true", help="print the final table as markdown (for bench/RESULTS.md)")
+    parser.add_argument(
+        "--markdown", action="store_true", help="print the final table as markdown (for bench/RESULTS.md)"
+    )
     args = parser.parse_args()
     if unknown := sorted(set(args.parts) - set(PARTS)):
         parser.error(f"unknown part {', '.join(unknown)}: choose from {', '.join(PARTS)}")
@@ -29,7 +37,10 @@ def main() -> None:
         found = PARTS[name]()
         print(format_table(found), flush=True)
         figures += found + [Figure(name, "part took", time.perf_counter() - mark, "s")]
-    figures += [Figure("bench", "peak RSS of this process", peak_rss_mib(), "MiB"), Figure("bench", "total time", time.perf_counter() - began, "s")]
+    figures += [
+        Figure("bench", "peak RSS of this process", peak_rss_mib(), "MiB"),
+        Figure("bench", "total time", time.perf_counter() - began, "s"),
+    ]
     print("\n== all parts, load average now " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
     print(format_table(figures, markdown=args.markdown))
 

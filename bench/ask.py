@@ -33,7 +33,9 @@ def run(rounds: int = ROUNDS, model: str | None = None) -> list[Figure]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=ROUNDS)
-    parser.add_argument("--model", default=None, help="smollm2, gemma3-270m, extractive or a .gguf path; default: rag's default")
+    parser.add_argument(
+        "--model", default=None, help="smollm2, gemma3-270m, extractive or a .gguf path; default: rag's default"
+    )
     args = parser.parse_args()
     print_table(run(args.rounds, args.model))
 

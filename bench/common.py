@@ -18,9 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.text import format_table as text_table
+
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
-SEED_QA = ROOT.parent / "shared" / "eval" / "seed_qa.jsonl"
+SEED_QA = ROOT / "eval" / "seed_qa.jsonl"
 # Header lines of a seed article (site furniture, date, title, byline) that variants keep in place,
 # so the outlet and date are still found; the paragraphs after them are shuffled.
 HEADER_LINES = 8
@@ -44,7 +46,13 @@ class Figure:
         return "yes" if (self.value >= bound if op == ">=" else self.value <= bound) else "NO"
 
     def cells(self) -> list[str]:
-        value = self.value if not isinstance(self.value, float) else f"{self.value:.4g}" if abs(self.value) < 1e5 else f"{self.value:,.0f}"
+        value = (
+            self.value
+            if not isinstance(self.value, float)
+            else f"{self.value:.4g}"
+            if abs(self.value) < 1e5
+            else f"{self.value:,.0f}"
+        )
         goal = f"{self.goal[0]} {self.goal[1]:g}" if self.goal else ""
         return [self.part, self.name, f"{'-' if value is None else value} {self.unit}".strip(), goal, self.met]
 
@@ -54,9 +62,7 @@ def format_table(figures: list[Figure], *, markdown: bool = False) -> str:
     rows = [["part", "figure", "value", "goal", "met"]] + [f.cells() for f in figures]
     if markdown:
         return "\n".join("| " + " | ".join(row) + " |" for row in rows[:1] + [["---"] * 5] + rows[1:])
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
-    return "\n".join(lines[:1] + ["  ".join("-" * w for w in widths)] + lines[1:])
+    return "\n".join(text_table(rows, rule=True))
 
 
 def print_table(figures: list[Figure]) -> None:
@@ -87,16 +93,24 @@ def peak_rss_mib() -> float:
 def machine() -> dict:
     """Cores, CPU model, load and library versions: what the figures depend on."""
     with open("/proc/cpuinfo") as handle:
-        cpu = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), platform.processor())
+        cpu = next(
+            (line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), platform.processor()
+        )
     versions = {}
     for package in ("faiss-cpu", "torch", "sentence-transformers", "llama-cpp-python", "numpy"):
         try:
             versions[package] = version(package)
         except PackageNotFoundError:
             versions[package] = "not installed"
-    return {"date": time.strftime("%Y-%m-%d %H:%M %Z"), "cores": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
-            "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-            "load_average": [round(x, 2) for x in os.getloadavg()], **versions}
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        **versions,
+    }
 
 
 def seed_questions() -> list[dict]:
@@ -126,7 +140,12 @@ def variant_corpus(target: Path, articles: int, seed: int = 0) -> Path:
     target.mkdir(parents=True)
     for n in range(articles):
         lines = originals[n % len(originals)].read_text(encoding="utf-8").splitlines()
-        header, paragraphs = lines[:HEADER_LINES], [p for p in "\n".join(lines[HEADER_LINES:]).split("\n\n") if p.strip()]
+        header, paragraphs = (
+            lines[:HEADER_LINES],
+            [p for p in "\n".join(lines[HEADER_LINES:]).split("\n\n") if p.strip()],
+        )
         rng.shuffle(paragraphs)
-        (target / f"{n:05d}_variant.txt").write_text("\n".join(header) + "\n\n" + "\n\n".join(paragraphs) + "\n", encoding="utf-8")
+        (target / f"{n:05d}_variant.txt").write_text(
+            "\n".join(header) + "\n\n" + "\n\n".join(paragraphs) + "\n", encoding="utf-8"
+        )
     return target

@@ -1,4 +1,4 @@
-"""Index build throughput: `rag.index.build_index` (read, clean, chunk, embed, FAISS, BM25, write)
+"""Index build throughput: `rag.index.update_index` (read, clean, chunk, embed, FAISS, BM25, write)
 in chunks per second, against plain sentence-transformers `encode` of the very same chunk texts with
 the same model, in the same process. Both models are warmed up first. Each round builds a fresh index
 and then encodes its chunks; the ratio is the median over rounds, each a pair of runs made one after
@@ -24,7 +24,7 @@ def run(articles: int = ARTICLES, rounds: int = ROUNDS) -> list[Figure]:
     from sentence_transformers import SentenceTransformer
 
     from rag.answer import shared_embedder
-    from rag.index import build_index
+    from rag.index import update_index
     from rag.models import embedding_model_dir
 
     embedder = shared_embedder()
@@ -35,14 +35,14 @@ def run(articles: int = ARTICLES, rounds: int = ROUNDS) -> list[Figure]:
     with scratch() as tmp:
         corpus = variant_corpus(tmp / "corpus", articles)
         for n in range(rounds):
-            seconds, report = timed(build_index, corpus, tmp / f"index-{n}", embedder)
+            seconds, report = timed(update_index, corpus, tmp / f"index-{n}", embedder)
             texts = [chunk.text for chunk in report.index.chunks]
             plain_seconds, vectors = timed(plain.encode, texts, normalize_embeddings=True, convert_to_numpy=True)
             rates.append((rate(len(texts), seconds), rate(len(texts), plain_seconds)))
         same = bool(np.allclose(report.index.vectors, vectors, atol=1e-4))
     return [
         Figure("index build", "corpus", f"{articles} articles, {len(texts)} chunks, {rounds} rounds"),
-        Figure("index build", "rag build_index (median)", median(a for a, _ in rates), "chunks/s"),
+        Figure("index build", "rag update_index (median)", median(a for a, _ in rates), "chunks/s"),
         Figure("index build", "plain SentenceTransformer.encode (median)", median(b for _, b in rates), "chunks/s"),
         Figure("index build", "ratio rag / plain (median of rounds)", median(a / b for a, b in rates), "", (">=", 0.9)),
         Figure("index build", "same vectors as plain encode", "yes" if same else "NO"),

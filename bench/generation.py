@@ -87,7 +87,11 @@ def record_prompts(name: str, corpus, index_dir):
     generator.llm = Recorder(llm, COMPLETIONS)
     proxy = Recorder(generator, ("generate",))
     pipeline = Pipeline(corpus, index_dir, embedder=shared_embedder(), generator=proxy)
-    first_tokens = [a.timings["first_token_s"] for q in seed_questions() if "first_token_s" in (a := pipeline.ask(q["question"])).timings]
+    first_tokens = [
+        a.timings["first_token_s"]
+        for q in seed_questions()
+        if "first_token_s" in (a := pipeline.ask(q["question"])).timings
+    ]
     llm_calls = generator.llm.calls
     generator.llm = llm
     if len(llm_calls) != len(proxy.calls):
@@ -99,7 +103,14 @@ def plain_llama(llm):
     """A second `Llama` with the settings of the first."""
     from llama_cpp import Llama
 
-    return Llama(model_path=llm.model_path, n_ctx=llm.n_ctx(), n_threads=llm.n_threads, n_batch=llm.n_batch, seed=0, verbose=False)
+    return Llama(
+        model_path=llm.model_path,
+        n_ctx=llm.n_ctx(),
+        n_threads=llm.n_threads,
+        n_batch=llm.n_batch,
+        seed=0,
+        verbose=False,
+    )
 
 
 def compare(name: str, corpus, index_dir, rounds: int) -> list[Figure]:

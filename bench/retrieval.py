@@ -75,8 +75,14 @@ def measure(n: int, rng: np.random.Generator) -> dict:
     for kind, approximate in (("exact", False), ("hnsw", True)):
         build_s, index = timed(dense_index, vectors, approximate=approximate)
         latencies, found = search_times(index, queries)
-        result[kind] = {"type": type(index).__name__, "build_s": build_s, "p50_ms": percentile(latencies, 50),
-                        "p95_ms": percentile(latencies, 95), "mib": index_mib(index), "found": found}
+        result[kind] = {
+            "type": type(index).__name__,
+            "build_s": build_s,
+            "p50_ms": percentile(latencies, 50),
+            "p95_ms": percentile(latencies, 95),
+            "mib": index_mib(index),
+            "found": found,
+        }
         del index
         gc.collect()
         print(f"  {n:>9,} {kind:<5} built in {build_s:6.1f} s, p50 {result[kind]['p50_ms']:7.2f} ms", flush=True)
@@ -108,11 +114,21 @@ def run(sizes=SIZES, seed: int = 0) -> list[Figure]:
             m = r[kind]
             figures += [
                 Figure("retrieval", f"{at} {kind} ({m['type']}) build", m["build_s"], "s"),
-                Figure("retrieval", f"{at} {kind} p50", m["p50_ms"], "ms", ("<=", BUDGET_MS) if largest and kind == "hnsw" else None),
+                Figure(
+                    "retrieval",
+                    f"{at} {kind} p50",
+                    m["p50_ms"],
+                    "ms",
+                    ("<=", BUDGET_MS) if largest and kind == "hnsw" else None,
+                ),
                 Figure("retrieval", f"{at} {kind} p95", m["p95_ms"], "ms"),
                 Figure("retrieval", f"{at} {kind} index memory", m["mib"], "MiB"),
             ]
-        figures.append(Figure("retrieval", f"{at} hnsw recall@10 vs exact", r["recall_at_10"], "", (">=", 0.95) if largest else None))
+        figures.append(
+            Figure(
+                "retrieval", f"{at} hnsw recall@10 vs exact", r["recall_at_10"], "", (">=", 0.95) if largest else None
+            )
+        )
         figures.append(Figure("retrieval", f"{at} automatic choice", "hnsw" if n >= HNSW_THRESHOLD else "exact"))
     figures.append(Figure("retrieval", f"exact search reaches {BUDGET_MS:g} ms at", crossover(results), "chunks"))
     figures.append(Figure("retrieval", "HNSW_THRESHOLD in rag/index.py", HNSW_THRESHOLD, "chunks"))

@@ -11,28 +11,23 @@ import re
 import threading
 import time
 import unicodedata
+from collections import abc
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Literal
 
-from .generation import (
-    MAX_REPLY_TOKENS,
-    Evidence,
-    attribute_citations,
-    best_sentence,
-    build_messages,
-    cited_numbers,
-    extractive_answer,
-    reply_problems,
-    select_evidence,
-    shown_passages,
-)
-from .guard import GuardReport, review, unsupported_numbers
-from .index import BuildReport, Index, build_index as _build, open_index
+from .drafting import MAX_REPLY_TOKENS, attribute_citations, build_messages, reply_problems, shown_passages
 from .errors import QuestionError
+from .guard import GuardReport, cited_spans, review, unsupported_numbers
+from .index import BuildReport, Index, open_index, update_index
 from .models import Embedder, Generator, SentenceTransformerEmbedder, resolve_generator
+from .reading import Evidence, best_sentence, extractive_answer, select_evidence
 from .retrieval import DEFAULT_K, Passage, retrieve
+from .text import cited_numbers
 
+# "model": the model's checked reply; "extractive": the evidence quoted; "abstain": the corpus does not answer.
+Mode = Literal["model", "extractive", "abstain"]
 DEFAULT_CORPUS = "seeds"
 DEFAULT_INDEX = "index"
 # Longer questions are cut for the models (a question is a sentence or two; 100 kB is a paste error).
@@ -63,7 +58,7 @@ class Answer:
     citations: list[Citation]
     passages: list[Passage]
     abstained: bool
-    mode: str  # "model": the model's checked reply; "extractive": quoted evidence; "abstain"
+    mode: Mode
     guard: GuardReport
     models: dict[str, str]
     timings: dict[str, float]
@@ -77,8 +72,19 @@ class Answer:
             "mode": self.mode,
             "citations": [asdict(c) for c in self.citations],
             "passages": [
-                {"n": n, "source": p.source, "outlet": p.outlet, "title": p.title, "text": p.text, "score": round(p.score, 6),
-                 "dense_score": p.dense_score, "keyword_score": p.keyword_score, "start": p.start, "end": p.end, "also_in": list(p.also_in)}
+                {
+                    "n": n,
+                    "source": p.source,
+                    "outlet": p.outlet,
+                    "title": p.title,
+                    "text": p.text,
+                    "score": round(p.score, 6),
+                    "dense_score": p.dense_score,
+                    "keyword_score": p.keyword_score,
+                    "start": p.start,
+                    "end": p.end,
+                    "also_in": list(p.also_in),
+                }
                 for n, p in enumerate(self.passages, start=1)
             ],
             "guard": self.guard.to_dict(),
@@ -106,8 +112,16 @@ def clean_question(question: str) -> tuple[str, list[str]]:
 class Pipeline:
     """The loaded models and index for one corpus, index directory and model."""
 
-    def __init__(self, corpus_dir: str | Path = DEFAULT_CORPUS, index_dir: str | Path = DEFAULT_INDEX, model: str | Path | None = None,
-                 *, embedder: Embedder | None = None, generator: Generator | None = None, rebuild: bool = True):
+    def __init__(
+        self,
+        corpus_dir: str | Path = DEFAULT_CORPUS,
+        index_dir: str | Path = DEFAULT_INDEX,
+        model: str | Path | None = None,
+        *,
+        embedder: Embedder | None = None,
+        generator: Generator | None = None,
+        rebuild: bool = True,
+    ):
         self.corpus_dir = Path(corpus_dir)
         self.index_dir = Path(index_dir)
         self.embedder = embedder or shared_embedder()
@@ -120,14 +134,10 @@ class Pipeline:
     def index(self) -> Index:
         """The index, refreshed when the corpus changed since it was loaded."""
         with self._lock:
-            self._index = open_index(self.corpus_dir, self.index_dir, self.embedder, rebuild=self.rebuild, current=self._index)
+            self._index = open_index(
+                self.corpus_dir, self.index_dir, self.embedder, rebuild=self.rebuild, current=self._index
+            )
             return self._index
-
-    def reindex(self, *, progress: bool = False) -> BuildReport:
-        with self._lock:
-            report = _build(self.corpus_dir, self.index_dir, self.embedder, progress=progress)
-            self._index = report.index
-            return report
 
     @property
     def models(self) -> dict[str, str]:
@@ -145,53 +155,74 @@ class Pipeline:
         differ from the draft: a reply that fails the checks is replaced by the quoted evidence)."""
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise QuestionError(f"k must be a whole number of passages, at least 1 (got {k!r})")
-        timings: dict[str, float] = {}
-        began = time.perf_counter()
-        question, notes = clean_question(question)
-        index = self.index
-        timings["index_s"] = time.perf_counter() - began
-        mark = time.perf_counter()
-        passages = retrieve(index, self.embedder, question, k=k)
-        timings["retrieval_s"] = time.perf_counter() - mark
-        mark = time.perf_counter()
-        evidence = select_evidence(question, passages, self.embedder)
-        timings["evidence_s"] = time.perf_counter() - mark
-
-        mode, text, rejected = "extractive", "", []
-        use_model = evidence.answerable and self.generator is not None
-        messages = build_messages(question, evidence, passages, self.generator) if use_model else None
+        run = _Run(time.perf_counter())
+        question, run.notes = clean_question(question)
+        passages, evidence = self._read(question, k, run)
         if not evidence.answerable:
-            mode = "abstain"
-            text = f"The corpus does not answer this question: {evidence.reason}."
-        elif use_model and messages is None:
-            notes.append(f"the evidence does not fit the model's context window ({self.generator.context_size} tokens) "
-                         "beside the question, so it is quoted without the model")
-        elif use_model:
-            mark = time.perf_counter()
-            draft = []
-            for piece in self.generator.generate(messages, max_tokens=MAX_REPLY_TOKENS):
-                if not draft:
-                    timings["first_token_s"] = time.perf_counter() - began
-                draft.append(piece)
-                yield piece
-            timings["generation_s"] = time.perf_counter() - mark
-            reply = attribute_citations("".join(draft), evidence)
-            problems = reply_problems(question, reply, evidence, passages)
-            if problems:
-                notes.append("the model's reply was replaced by quoted evidence: " + "; ".join(problems))
-                rejected = [q.text for q in unsupported_numbers(reply, shown_passages(evidence, passages), question=question)]
-            else:
-                mode, text = "model", reply
-        if mode == "extractive":
-            text = extractive_answer(evidence, passages)
+            mode, text, rejected = "abstain", f"The corpus does not answer this question: {evidence.reason}.", []
+        else:
+            mode, text, rejected = yield from self._draft(question, evidence, passages, run)
+        yield self._checked_answer(question, mode, text, rejected, passages, evidence, run)
 
-        mark = time.perf_counter()
+    def _read(self, question: str, k: int, run: _Run) -> tuple[list[Passage], Evidence]:
+        """Retrieve the passages and choose the evidence sentences among them."""
+        index = self.index
+        run.lap("index_s")
+        passages = retrieve(index, self.embedder, question, k=k)
+        run.lap("retrieval_s")
+        evidence = select_evidence(question, passages, self.embedder)
+        run.lap("evidence_s")
+        return passages, evidence
+
+    def _draft(
+        self, question: str, evidence: Evidence, passages: list[Passage], run: _Run
+    ) -> abc.Generator[str, None, tuple[Mode, str, list[str]]]:
+        """Let the model phrase the evidence, streaming its pieces; returns (mode, text, rejected numbers).
+        Without a model, or when its reply fails the checks, the evidence is quoted instead."""
+        quoted = ("extractive", extractive_answer(evidence, passages), [])
+        if self.generator is None:
+            return quoted
+        messages = build_messages(question, evidence, passages, self.generator)
+        if messages is None:
+            run.notes.append(
+                f"the evidence does not fit the model's context window ({self.generator.context_size} tokens) "
+                "beside the question, so it is quoted without the model"
+            )
+            return quoted
+        pieces = []
+        for piece in self.generator.generate(messages, max_tokens=MAX_REPLY_TOKENS):
+            if not pieces:
+                run.timings["first_token_s"] = time.perf_counter() - run.began
+            pieces.append(piece)
+            yield piece
+        run.lap("generation_s")
+        reply = attribute_citations("".join(pieces), evidence)
+        if problems := reply_problems(question, reply, evidence, passages):
+            run.notes.append("the model's reply was replaced by quoted evidence: " + "; ".join(problems))
+            rejected = [
+                q.text for q in unsupported_numbers(reply, shown_passages(evidence, passages), question=question)
+            ]
+            return quoted[0], quoted[1], rejected
+        return "model", reply, []
+
+    def _checked_answer(
+        self,
+        question: str,
+        mode: Mode,
+        text: str,
+        rejected: list[str],
+        passages: list[Passage],
+        evidence: Evidence,
+        run: _Run,
+    ) -> Answer:
+        """Run the guard over the answer text and assemble the `Answer`."""
+        run.lap()
         guard = review(question, text if mode != "abstain" else "", passages, self.embedder, unsupported=rejected)
-        timings["guard_s"] = time.perf_counter() - mark
+        run.lap("guard_s")
         if lead := guard.summary():
             text = f"{lead}\n\n{text}"
-        timings["total_s"] = time.perf_counter() - began
-        yield Answer(
+        run.timings["total_s"] = time.perf_counter() - run.began
+        return Answer(
             question=question,
             text=text,
             citations=[] if mode == "abstain" else citations_for(text, passages, evidence),
@@ -200,9 +231,26 @@ class Pipeline:
             mode=mode,
             guard=guard,
             models=self.models,
-            timings=timings,
-            notes=notes,
+            timings=run.timings,
+            notes=run.notes,
         )
+
+
+@dataclass
+class _Run:
+    """Timings and notes gathered while one question is answered."""
+
+    began: float
+    notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    _mark: float = 0.0
+
+    def lap(self, name: str | None = None) -> None:
+        """Record the time since the last lap under `name` (None: just restart the clock)."""
+        now = time.perf_counter()
+        if name:
+            self.timings[name] = now - (self._mark or self.began)
+        self._mark = now
 
 
 def citations_for(text: str, passages: list[Passage], evidence: Evidence) -> list[Citation]:
@@ -216,9 +264,11 @@ def citations_for(text: str, passages: list[Passage], evidence: Evidence) -> lis
         if n in chosen:
             quote, start, end = chosen[n].text, chosen[n].start, chosen[n].end
         else:
-            claim = " ".join(s for s in re.split(r"(?<=[.!?])\s+", text) if f"[{n}]" in s)
+            claim = " ".join(text[start:end] for start, end, cited in cited_spans(text) if n in cited)
             quote, start, end = best_sentence(claim, passage)
-        citations.append(Citation(n, passage.source, passage.outlet, passage.title, passage.date, quote, start, end, passage.text))
+        citations.append(
+            Citation(n, passage.source, passage.outlet, passage.title, passage.date, quote, start, end, passage.text)
+        )
     return citations
 
 
@@ -239,16 +289,34 @@ def shared_embedder() -> Embedder:
         return _embedder
 
 
-def get_pipeline(corpus_dir: str | Path = DEFAULT_CORPUS, index_dir: str | Path = DEFAULT_INDEX, model: str | Path | None = None, *, rebuild: bool = True) -> Pipeline:
-    key = (str(Path(corpus_dir).resolve()), str(Path(index_dir).resolve()), str(model) if model is not None else None, rebuild)
+def get_pipeline(
+    corpus_dir: str | Path = DEFAULT_CORPUS,
+    index_dir: str | Path = DEFAULT_INDEX,
+    model: str | Path | None = None,
+    *,
+    rebuild: bool = True,
+) -> Pipeline:
+    key = (
+        str(Path(corpus_dir).resolve()),
+        str(Path(index_dir).resolve()),
+        str(model) if model is not None else None,
+        rebuild,
+    )
     with _pipelines_lock:
         if key not in _pipelines:
             _pipelines[key] = Pipeline(corpus_dir, index_dir, model, rebuild=rebuild)
         return _pipelines[key]
 
 
-def ask(question: str, *, k: int = DEFAULT_K, model: str | Path | None = None, index_dir: str | Path = DEFAULT_INDEX,
-        corpus_dir: str | Path = DEFAULT_CORPUS, rebuild: bool = True) -> Answer:
+def ask(
+    question: str,
+    *,
+    k: int = DEFAULT_K,
+    model: str | Path | None = None,
+    index_dir: str | Path = DEFAULT_INDEX,
+    corpus_dir: str | Path = DEFAULT_CORPUS,
+    rebuild: bool = True,
+) -> Answer:
     """Answer a question from the corpus, with citations and the numeric guard's report.
 
     Args:
@@ -262,12 +330,21 @@ def ask(question: str, *, k: int = DEFAULT_K, model: str | Path | None = None, i
     return get_pipeline(corpus_dir, index_dir, model, rebuild=rebuild).ask(question, k=k)
 
 
-def ask_stream(question: str, *, k: int = DEFAULT_K, model: str | Path | None = None, index_dir: str | Path = DEFAULT_INDEX,
-               corpus_dir: str | Path = DEFAULT_CORPUS, rebuild: bool = True) -> Iterator[str | Answer]:
+def ask_stream(
+    question: str,
+    *,
+    k: int = DEFAULT_K,
+    model: str | Path | None = None,
+    index_dir: str | Path = DEFAULT_INDEX,
+    corpus_dir: str | Path = DEFAULT_CORPUS,
+    rebuild: bool = True,
+) -> Iterator[str | Answer]:
     """Like `ask`, but yields the draft's text pieces as they are generated, then the final `Answer`."""
     return get_pipeline(corpus_dir, index_dir, model, rebuild=rebuild).stream(question, k=k)
 
 
-def build_index(corpus_dir: str | Path = DEFAULT_CORPUS, index_dir: str | Path = DEFAULT_INDEX, *, progress: bool = False) -> BuildReport:
+def build_index(
+    corpus_dir: str | Path = DEFAULT_CORPUS, index_dir: str | Path = DEFAULT_INDEX, *, progress: bool = False
+) -> BuildReport:
     """Build the index, or update it: only new or changed files are embedded."""
-    return _build(corpus_dir, index_dir, shared_embedder(), progress=progress)
+    return update_index(corpus_dir, index_dir, shared_embedder(), progress=progress)

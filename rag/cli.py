@@ -10,19 +10,34 @@ import textwrap
 
 from . import answer as api
 from .errors import RagError
+from .text import format_table
 
 
 def _add_common(parser: argparse.ArgumentParser, *, model: bool = True) -> None:
-    parser.add_argument("--corpus", default=api.DEFAULT_CORPUS, metavar="DIR", help="article files (.txt, .md, .html); default: %(default)s")
-    parser.add_argument("--index", default=api.DEFAULT_INDEX, metavar="DIR", help="index directory; default: %(default)s")
+    parser.add_argument(
+        "--corpus",
+        default=api.DEFAULT_CORPUS,
+        metavar="DIR",
+        help="article files (.txt, .md, .html); default: %(default)s",
+    )
+    parser.add_argument(
+        "--index", default=api.DEFAULT_INDEX, metavar="DIR", help="index directory; default: %(default)s"
+    )
     if model:
-        parser.add_argument("--k", type=int, default=api.DEFAULT_K, metavar="N", help="passages to retrieve; default: %(default)s")
-        parser.add_argument("--model", default=None, metavar="NAME|PATH", help="smollm2, gemma3-270m, extractive, or a .gguf file")
+        parser.add_argument(
+            "--k", type=int, default=api.DEFAULT_K, metavar="N", help="passages to retrieve; default: %(default)s"
+        )
+        parser.add_argument(
+            "--model", default=None, metavar="NAME|PATH", help="smollm2, gemma3-270m, extractive, or a .gguf file"
+        )
     parser.add_argument("--json", action="store_true", help="print one JSON object (for scripts)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rag", description="Offline question answering over news articles, with cited passages and a numeric guard.")
+    parser = argparse.ArgumentParser(
+        prog="rag",
+        description="Offline question answering over news articles, with cited passages and a numeric guard.",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     index = commands.add_parser("index", help="build or update the index of the corpus")
     _add_common(index, model=False)
@@ -56,14 +71,23 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_index(args) -> int:
     report = api.build_index(args.corpus, args.index, progress=not args.json and sys.stderr.isatty())
-    summary = {"index": str(report.index.directory), **report.index.status(), "embedded": report.embedded, "reused": report.reused,
-               "removed": report.removed, "skipped": report.skipped, "seconds": round(report.seconds, 3)}
+    summary = {
+        "index": str(report.index.directory),
+        **report.index.status(),
+        "embedded": report.embedded,
+        "reused": report.reused,
+        "removed": report.removed,
+        "skipped": report.skipped,
+        "seconds": round(report.seconds, 3),
+    }
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
-        print(f"indexed {summary['documents']} documents as {summary['chunks']} chunks in {args.index} "
-              f"(embedded {len(report.embedded)}, reused {len(report.reused)}, removed {len(report.removed)}, skipped {len(report.skipped)}) "
-              f"in {report.seconds:.1f} s")
+        print(
+            f"indexed {summary['documents']} documents as {summary['chunks']} chunks in {args.index} "
+            f"(embedded {len(report.embedded)}, reused {len(report.reused)}, removed {len(report.removed)}, skipped {len(report.skipped)}) "
+            f"in {report.seconds:.1f} s"
+        )
     return 0
 
 
@@ -93,20 +117,27 @@ def format_answer(result: api.Answer) -> str:
         rows = [("value", "outlet", "cite", "source file")] + [
             (row.text, row.outlet or "?", f"[{row.n}]" if row.n else "-", row.source) for row in guard.values
         ]
-        widths = [max(len(r[i]) for r in rows) for i in range(4)]
-        lines += ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)) for row in rows]
+        lines += format_table(rows, indent="  ")
         lines += [f"  {c.description}" for c in guard.conflicts]
     if guard.unsupported:
-        lines += ["", f"Guard: the model's reply stated {', '.join(guard.unsupported)}, which no cited passage says; it was replaced by the quoted evidence."]
+        lines += [
+            "",
+            f"Guard: the model's reply stated {', '.join(guard.unsupported)}, which no cited passage says; it was replaced by the quoted evidence.",
+        ]
     if result.citations:
         lines += ["", "Sources:"]
         for c in result.citations:
-            lines.append(f"  [{c.n}] {c.outlet or 'unknown outlet'}: {c.title or c.source} ({c.source}, characters {c.start}-{c.end})")
+            lines.append(
+                f"  [{c.n}] {c.outlet or 'unknown outlet'}: {c.title or c.source} ({c.source}, characters {c.start}-{c.end})"
+            )
             lines.append(textwrap.fill(f'"{c.quote}"', 100, initial_indent="      ", subsequent_indent="      "))
     elif result.abstained and result.passages:
         lines += ["", "Closest passages (none answers the question):"]
         lines += [f"  - {p.label} ({p.source}): {textwrap.shorten(p.text, 90)}" for p in result.passages[:3]]
-    lines += ["", f"[guard: {guard.status} | answer: {result.mode} | model: {result.models['generator']} | {result.timings['total_s']:.2f} s]"]
+    lines += [
+        "",
+        f"[guard: {guard.status} | answer: {result.mode} | model: {result.models['generator']} | {result.timings['total_s']:.2f} s]",
+    ]
     return "\n".join(lines)
 
 

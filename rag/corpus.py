@@ -13,12 +13,13 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass, replace
-from datetime import date
 from pathlib import Path
 
 from datasketch import MinHash, MinHashLSH
 
+from .dates import MONTH_ANY, find_date
 from .errors import CorpusError
+from .text import UnionFind
 
 log = logging.getLogger("rag")
 
@@ -63,7 +64,9 @@ def list_corpus(corpus_dir: str | Path) -> list[CorpusFile]:
         raise CorpusError(f"corpus path is not a directory: {root}")
     files = []
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        if path.suffix.lower() not in SUPPORTED_SUFFIXES or any(part.startswith(".") for part in path.relative_to(root).parts):
+        if path.suffix.lower() not in SUPPORTED_SUFFIXES or any(
+            part.startswith(".") for part in path.relative_to(root).parts
+        ):
             continue
         try:
             data = path.read_bytes()
@@ -86,7 +89,12 @@ def read_document(file: CorpusFile) -> Document | None:
         log.warning("skipping %s: cannot read it (%s)", file.source, exc.strerror or exc)
         return None
     if len(data) > MAX_FILE_BYTES:
-        log.warning("skipping %s: %.1f MB is too large for an article (limit %d MB)", file.source, len(data) / 2**20, MAX_FILE_BYTES >> 20)
+        log.warning(
+            "skipping %s: %.1f MB is too large for an article (limit %d MB)",
+            file.source,
+            len(data) / 2**20,
+            MAX_FILE_BYTES >> 20,
+        )
         return None
     if not data.strip():
         log.warning("skipping %s: the file is empty", file.source)
@@ -111,18 +119,13 @@ def read_document(file: CorpusFile) -> Document | None:
     document = clean_text(raw, source=file.source, sha256=file.sha256)
     document = replace(document, **{k: v for k, v in metadata.items() if v and not getattr(document, k)})
     if not document.text:
-        log.warning("skipping %s: no article text left after removing page furniture "
-                    "(article paragraphs are lines of 8 or more words ending with . ! or ?)", file.source)
+        log.warning(
+            "skipping %s: no article text left after removing page furniture "
+            "(article paragraphs are lines of 8 or more words ending with . ! or ?)",
+            file.source,
+        )
         return None
     return document
-
-
-def load_corpus(corpus_dir: str | Path) -> list[Document]:
-    """Every readable article of the directory, cleaned and grouped into stories."""
-    documents = [doc for file in list_corpus(corpus_dir) if (doc := read_document(file))]
-    if not documents:
-        raise CorpusError(f"no readable article in {corpus_dir}: every file was empty, binary or furniture only")
-    return group_near_duplicates(documents)
 
 
 def _extract_html(html: str) -> tuple[str, dict[str, str | None]]:
@@ -151,10 +154,26 @@ def _strip_markdown(text: str) -> str:
 # --- cleaning ----------------------------------------------------------------------------------
 
 _FURNITURE_LINES = {
-    "advertisement", "related", "trending", "skip to content", "edit post", "subscribe", "world news",
-    "this audio is created with ai assistance", "* indicates required", "please, enter correct email address",
-    "enter your email to subscribe", "successfuly subscribed", "successfully subscribed", "sign up", "share",
-    "read more", "listen", "print", "comments", "license photo",
+    "advertisement",
+    "related",
+    "trending",
+    "skip to content",
+    "edit post",
+    "subscribe",
+    "world news",
+    "this audio is created with ai assistance",
+    "* indicates required",
+    "please, enter correct email address",
+    "enter your email to subscribe",
+    "successfuly subscribed",
+    "successfully subscribed",
+    "sign up",
+    "share",
+    "read more",
+    "listen",
+    "print",
+    "comments",
+    "license photo",
 }
 # Headings after which a page lists other stories, forms and links, never more of the article.
 _END_OF_ARTICLE = re.compile(
@@ -168,8 +187,6 @@ _CAPTION = re.compile(
     r"\((?:[^()]*/\s*)?(AFP|AP|Reuters|Getty Images|EPA|Pool)[^()]*\)\s*$)",
     re.I,
 )
-_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
-_DATE = re.compile(rf"\b({_MONTHS})\.?\s+(\d{{1,2}}),\s+(\d{{4}})\b")
 _BYLINE = re.compile(r"^by\s+(.+)$", re.I)
 _DATELINE_OUTLET = re.compile(r"\(([A-Z][A-Za-z]{1,15})\)\s+(--|—|–)")
 _NEWS_DESK = re.compile(r"\b(?:and\s+)?(The\s+)?([A-Z][\w.]*(?:\s+[A-Z][\w.]*){0,3})\s+news desk\b")
@@ -226,19 +243,14 @@ def _dedupe_adjacent(paragraphs: list[str]) -> list[str]:
 def _read_header(header: list[str]) -> tuple[str | None, str | None, str | None]:
     title = byline = published = None
     for line in header:
-        found = _DATE.search(line)
+        found = find_date(line)
         if found and published is None:
-            published = _iso_date(found)
+            published = found.isoformat()
         if (match := _BYLINE.match(line)) and byline is None:
-            byline = _DATE.split(match.group(1))[0].strip(" ,|") if found else match.group(1).strip()
+            byline = re.split(MONTH_ANY, match.group(1))[0].strip(" ,|") if found else match.group(1).strip()
         elif title is None and not found and len(line.split()) >= 4:
             title = line
     return title, byline, published
-
-
-def _iso_date(match: re.Match) -> str:
-    month = _MONTHS.split("|").index(match.group(1)) + 1
-    return date(int(match.group(3)), month, int(match.group(2))).isoformat()
 
 
 def _find_outlet(lines: list[str]) -> str | None:
@@ -270,29 +282,21 @@ def group_near_duplicates(documents: list[Document]) -> list[Document]:
     """
     lsh = MinHashLSH(threshold=NEAR_DUPLICATE_THRESHOLD, num_perm=128)
     hashes = {}
+    by_source = {doc.source: doc for doc in documents}
     for doc in documents:
         minhash = MinHash(num_perm=128)
         minhash.update_batch(list(_shingles(doc.text)))
         hashes[doc.source] = minhash
         lsh.insert(doc.source, minhash)
-    parent = {doc.source: doc.source for doc in documents}
-
-    def root(source: str) -> str:
-        while parent[source] != source:
-            parent[source] = parent[parent[source]]
-            source = parent[source]
-        return source
-
+    copies = UnionFind(doc.source for doc in documents)
     for doc in documents:
         for other in lsh.query(hashes[doc.source]):
-            a, b = sorted((root(doc.source), root(other)))
-            parent[b] = a
-    members: dict[str, list[Document]] = {}
-    for doc in documents:
-        members.setdefault(root(doc.source), []).append(doc)
+            copies.join(doc.source, other)
+    groups = copies.groups()
+    members = {root: [by_source[s] for s in sources] for root, sources in groups.items()}
     grouped = []
     for doc in documents:
-        group = root(doc.source)
+        group = copies.root(doc.source)
         fields = {"group": group}
         for name in ("outlet", "title", "byline", "date"):
             if getattr(doc, name) is None:

@@ -19,3 +19,7 @@ class ModelError(RagError):
 
 class QuestionError(RagError):
     """The question cannot be answered as given (empty, say)."""
+
+
+class EvalFileError(RagError):
+    """The question file of `rag eval` cannot be read at all (a bad line is reported, not raised)."""

@@ -39,14 +39,11 @@ from pathlib import Path
 import numpy as np
 
 from .answer import DEFAULT_CORPUS, DEFAULT_INDEX, Answer, Pipeline, get_pipeline
-from .errors import QuestionError, RagError
+from .errors import EvalFileError, QuestionError
 from .guard import unsupported_numbers
 from .quantities import extract_quantities
 from .retrieval import DEFAULT_K
-
-
-class EvalFileError(RagError):
-    """The question file cannot be read at all (a bad line is reported, not raised)."""
+from .text import format_table
 
 
 @dataclass(frozen=True)
@@ -98,8 +95,16 @@ def parse_case(text: str, line: int) -> Case:
     accept = _strings(record, "accept")
     if answerable and not accept:
         raise ValueError("an answerable question needs at least one string in `accept`")
-    return Case(line, str(case_id), question, answerable, accept, _strings(record, "evidence"),
-                _flag(record, "conflict", False), _strings(record, "conflict_values"))
+    return Case(
+        line,
+        str(case_id),
+        question,
+        answerable,
+        accept,
+        _strings(record, "evidence"),
+        _flag(record, "conflict", False),
+        _strings(record, "conflict_values"),
+    )
 
 
 def read_cases(path: str | Path) -> tuple[list[Case], list[dict]]:
@@ -186,7 +191,9 @@ def score(case: Case, answer: Answer) -> dict:
         "citation_precision": citation_precision(case, answer),
         "conflict_expected": case.conflict,
         "conflict_detected": detected,
-        "conflict_values_shown": _share(sum(contains(answer.text, v) for v in case.conflict_values), len(case.conflict_values)),
+        "conflict_values_shown": _share(
+            sum(contains(answer.text, v) for v in case.conflict_values), len(case.conflict_values)
+        ),
         "unsupported_numbers": [q.text for q in unsupported_numbers(claims_text(answer), answer.passages)],
         "mode": answer.mode,
         "guard": answer.guard.status,
@@ -241,8 +248,15 @@ def load(pipeline: Pipeline) -> dict[str, float]:
     return {"index_s": round(opened - began, 3), "models_s": round(time.perf_counter() - opened, 3)}
 
 
-def evaluate(path: str | Path, *, k: int = DEFAULT_K, model: str | Path | None = None, index_dir: str | Path = DEFAULT_INDEX,
-             corpus_dir: str | Path = DEFAULT_CORPUS, pipeline: Pipeline | None = None) -> dict:
+def evaluate(
+    path: str | Path,
+    *,
+    k: int = DEFAULT_K,
+    model: str | Path | None = None,
+    index_dir: str | Path = DEFAULT_INDEX,
+    corpus_dir: str | Path = DEFAULT_CORPUS,
+    pipeline: Pipeline | None = None,
+) -> dict:
     """Answer every question of the file with one pipeline and score the answers.
 
     Returns {"settings", "load", "summary", "questions", "errors"}; `errors` lists malformed lines
@@ -258,7 +272,13 @@ def evaluate(path: str | Path, *, k: int = DEFAULT_K, model: str | Path | None =
         except QuestionError as exc:  # a question the system refuses to take counts as a bad line
             errors.append({"line": case.line, "error": str(exc)})
     errors.sort(key=lambda e: e["line"])
-    settings = {"file": str(path), "corpus": str(pipeline.corpus_dir), "index": str(pipeline.index_dir), "k": k, **pipeline.models}
+    settings = {
+        "file": str(path),
+        "corpus": str(pipeline.corpus_dir),
+        "index": str(pipeline.index_dir),
+        "k": k,
+        **pipeline.models,
+    }
     summary = summarize(rows) | {"malformed_lines": len(errors)}
     return {"settings": settings, "load": loaded, "summary": summary, "questions": rows, "errors": errors}
 
@@ -279,15 +299,17 @@ def _cell(value) -> str:
 
 
 _COLUMNS = (
-    ("id", "id"), ("accepted", "accepted"), ("abstention_correct", "abstention ok"), ("recall_at_k", "recall@k"),
-    ("citation_precision", "cite prec"), ("conflict_expected", "conflict exp"), ("conflict_detected", "conflict found"),
-    ("unsupported_numbers", "unsupported"), ("mode", "mode"), ("latency_s", "latency s"),
+    ("id", "id"),
+    ("accepted", "accepted"),
+    ("abstention_correct", "abstention ok"),
+    ("recall_at_k", "recall@k"),
+    ("citation_precision", "cite prec"),
+    ("conflict_expected", "conflict exp"),
+    ("conflict_detected", "conflict found"),
+    ("unsupported_numbers", "unsupported"),
+    ("mode", "mode"),
+    ("latency_s", "latency s"),
 )
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    widths = [max(len(cell) for cell in column) for column in zip(header, *rows)]
-    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [header, *rows]]
 
 
 def format_report(report: dict) -> str:
@@ -295,10 +317,12 @@ def format_report(report: dict) -> str:
     settings, summary = report["settings"], report["summary"]
     header = [label for _, label in _COLUMNS]
     rows = [[_cell(row[key]) for key, _ in _COLUMNS] for row in report["questions"]]
-    title = (f"{settings['file']}: k={settings['k']}, generator {settings['generator']}, embedder {settings['embedder']}, "
-             f"index opened in {report['load']['index_s']:.2f} s, models loaded in {report['load']['models_s']:.2f} s")
+    title = (
+        f"{settings['file']}: k={settings['k']}, generator {settings['generator']}, embedder {settings['embedder']}, "
+        f"index opened in {report['load']['index_s']:.2f} s, models loaded in {report['load']['models_s']:.2f} s"
+    )
     lines = [title, ""]
-    lines += _table(header, rows)
+    lines += format_table([header, *rows])
     lines += ["", "summary:"]
     lines += [f"  {key:<22} {_cell(value)}" for key, value in summary.items()]
     if report["errors"]:

@@ -19,20 +19,15 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from difflib import SequenceMatcher
 from itertools import combinations
 
 import numpy as np
 
 from .chunking import Sentence, split_sentences
 from .models import Embedder
-from .quantities import Asked, Quantity, asked_quantity, extract_quantities, same_value, supports
+from .quantities import Quantity, asked_quantity, extract_quantities, same_value, supports
 from .retrieval import Passage
-
-__all__ = [
-    "Asked", "Conflict", "GuardReport", "GuardRow", "Quantity", "asked_quantity", "compare_sources", "extract_quantities",
-    "matching_quantities", "review", "same_value", "unsupported_numbers",
-]
+from .text import CITATION, UnionFind, cited_numbers, word_similarity
 
 # Cosine of two masked clauses (all-MiniLM-L6-v2) from which mutual best matches are one quantity.
 # On the seeds one quantity scores 0.80 (the cap) and 0.89 (the imports) across outlets, 1.0 between
@@ -46,13 +41,22 @@ RELATED_LIMIT = 0.6
 # Word-level similarity of two clauses for a year or date in them to be compared: copies of one text.
 COPY_TEXT = 0.8
 
-_CITATION = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
 _CLAUSE_BREAK = re.compile(r"\s+(?:--|—|–)\s+|;\s+")
 _LIMIT = re.compile(r"\b(caps?|capped|limits?|limited|ceiling|quota|maximum|allowed|permitted|mandated)\b", re.I)
-_RATE_AFTER = re.compile(r"^(?:\s+[\w'-]+){0,4}?\s+(?:per|a|an|each|every)\s+(year|month|week|day)\b|"
-                         r"^(?:\s+[\w'-]+){0,4}?\s+(annually|yearly|monthly|weekly|daily)\b", re.I)
+_RATE_AFTER = re.compile(
+    r"^(?:\s+[\w'-]+){0,4}?\s+(?:per|a|an|each|every)\s+(year|month|week|day)\b|"
+    r"^(?:\s+[\w'-]+){0,4}?\s+(annually|yearly|monthly|weekly|daily)\b",
+    re.I,
+)
 _RATE_BEFORE = re.compile(r"\b(annual|yearly|monthly|weekly|daily)\s+(?:[\w'-]+\s+){0,2}(?:of|at|is|was)\s+$", re.I)
-_RATE_WORDS = {"annually": "year", "annual": "year", "yearly": "year", "monthly": "month", "weekly": "week", "daily": "day"}
+_RATE_WORDS = {
+    "annually": "year",
+    "annual": "year",
+    "yearly": "year",
+    "monthly": "month",
+    "weekly": "week",
+    "daily": "day",
+}
 _SCALE_NAMES = ((1e12, "trillion"), (1e9, "billion"), (1e6, "million"), (1e3, "thousand"))
 
 
@@ -95,7 +99,8 @@ class GuardReport:
             "status": self.status,
             "values": [asdict(row) for row in self.values],
             "conflicts": [
-                {"values": [asdict(row) for row in c.rows], "ratio": c.ratio, "description": c.description} for c in self.conflicts
+                {"values": [asdict(row) for row in c.rows], "ratio": c.ratio, "description": c.description}
+                for c in self.conflicts
             ],
             "unsupported": list(self.unsupported),
             "bounds": [asdict(row) for row in self.bounds],
@@ -161,7 +166,9 @@ def _mention(q: Quantity, n: int, passage: Passage, sentence: Sentence, quantiti
     text = passage.text
     start, end = _clause(text, sentence, q.start)
     clause = text[start : q.figure[0]] + "X" + text[q.figure[1] : end]
-    years = frozenset(year for other in quantities if other is not q and start <= other.start < end and (year := _year(other)))
+    years = frozenset(
+        year for other in quantities if other is not q and start <= other.start < end and (year := _year(other))
+    )
     before, after = text[start : q.start], text[q.end : end]
     limit = q.qualifier == "no more than" or bool(_LIMIT.search(before))
     return _Mention(q, n, passage, sentence.text, clause, years, _rate(before, after), limit)
@@ -205,10 +212,6 @@ def _comparable(a: _Mention, b: _Mention) -> bool:
     return a.rate == b.rate and a.limit == b.limit and (not a.years or not b.years or bool(a.years & b.years))
 
 
-def _word_similarity(a: str, b: str) -> float:
-    return SequenceMatcher(None, re.findall(r"\w+", a.lower()), re.findall(r"\w+", b.lower()), autojunk=False).ratio()
-
-
 def _similarities(mentions: Sequence[_Mention], embedder: Embedder) -> np.ndarray:
     """How alike the contexts of every two figures are: for amounts the cosine of their masked
     clauses, embedded in one batch, and only where another document has a figure of that unit;
@@ -227,19 +230,13 @@ def _similarities(mentions: Sequence[_Mention], embedder: Embedder) -> np.ndarra
         similarity[np.ix_(amounts, amounts)] = vectors @ vectors.T
     for i, j in combinations([i for i in shared if mentions[i].quantity.kind in ("year", "date")], 2):
         if mentions[i].passage.group == mentions[j].passage.group:
-            similarity[i, j] = similarity[j, i] = _word_similarity(mentions[i].clause, mentions[j].clause)
+            similarity[i, j] = similarity[j, i] = word_similarity(mentions[i].clause, mentions[j].clause)
     return similarity
 
 
 def _groups(mentions: Sequence[_Mention], similarity: np.ndarray) -> list[set[int]]:
     """Figures joined when, between two documents, each is the other's best comparable match."""
-    parent = list(range(len(mentions)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
+    quantities = UnionFind(range(len(mentions)))
 
     def best(i: int, among: list[int]) -> int | None:
         candidates = [j for j in among if _comparable(mentions[i], mentions[j])]
@@ -253,11 +250,8 @@ def _groups(mentions: Sequence[_Mention], similarity: np.ndarray) -> list[set[in
             j = best(i, right)
             threshold = COPY_TEXT if mentions[i].quantity.kind in ("year", "date") else SAME_QUANTITY
             if j is not None and best(j, left) == i and similarity[i, j] >= threshold:
-                parent[root(j)] = root(i)
-    groups: dict[int, set[int]] = {}
-    for i in range(len(mentions)):
-        groups.setdefault(root(i), set()).add(i)
-    return list(groups.values())
+                quantities.join(i, j)
+    return [set(group) for group in quantities.groups().values()]
 
 
 def _distinct(mentions: Sequence[_Mention], group: set[int], first: set[int]) -> list[int]:
@@ -265,7 +259,9 @@ def _distinct(mentions: Sequence[_Mention], group: set[int], first: set[int]) ->
     kept: list[int] = []
     for i in sorted(group, key=lambda i: (i not in first, mentions[i].n)):
         m = mentions[i]
-        if not any(mentions[k].passage.group == m.passage.group and same_value(mentions[k].quantity, m.quantity) for k in kept):
+        if not any(
+            mentions[k].passage.group == m.passage.group and same_value(mentions[k].quantity, m.quantity) for k in kept
+        ):
             kept.append(i)
     return kept
 
@@ -311,9 +307,14 @@ def _bounds(mentions: Sequence[_Mention], similarity: np.ndarray, group: set[int
         return []
     found: list[int] = []
     for i, m in enumerate(mentions):
-        if (m.limit and i not in group and m.quantity.kind == members[0].quantity.kind and m.quantity.unit == members[0].quantity.unit
-                and max(similarity[i, j] for j in group) >= RELATED_LIMIT
-                and not any(same_value(mentions[k].quantity, m.quantity) for k in found)):
+        if (
+            m.limit
+            and i not in group
+            and m.quantity.kind == members[0].quantity.kind
+            and m.quantity.unit == members[0].quantity.unit
+            and max(similarity[i, j] for j in group) >= RELATED_LIMIT
+            and not any(same_value(mentions[k].quantity, m.quantity) for k in found)
+        ):
             found.append(i)
     return sorted(found, key=lambda i: mentions[i].n)
 
@@ -321,21 +322,25 @@ def _bounds(mentions: Sequence[_Mention], similarity: np.ndarray, group: set[int
 # --- the public checks --------------------------------------------------------------------------
 
 
-def _cited(text: str) -> frozenset[int]:
-    return frozenset(int(n) for found in _CITATION.finditer(text) for n in re.split(r"\s*[,;]\s*", found.group(1)))
+def cited_spans(text: str) -> list[tuple[int, int, frozenset[int]]]:
+    """The sentences of a text as (start, end, passages they cite). A sentence of citation marks
+    alone ("… 2023. [1]") belongs to the one before it."""
+    spans: list[tuple[int, int, frozenset[int]]] = []
+    for sentence in split_sentences(text):
+        cited = frozenset(cited_numbers(sentence.text))
+        if spans and not CITATION.sub("", sentence.text).strip(" .;,"):
+            start, _, before = spans.pop()
+            spans.append((start, sentence.end, before | cited))
+        else:
+            spans.append((sentence.start, sentence.end, cited))
+    return spans
 
 
 def _claims(answer: str) -> list[tuple[Quantity, frozenset[int]]]:
-    """The answer's figures with the passages cited for each: those of its sentence, else all the
-    answer cites. A sentence of citation markers alone belongs to the one before it."""
-    spans: list[list] = []
-    for sentence in split_sentences(answer):
-        if spans and not _CITATION.sub("", sentence.text).strip(" .;,"):
-            spans[-1][1], spans[-1][2] = sentence.end, spans[-1][2] | _cited(sentence.text)
-        else:
-            spans.append([sentence.start, sentence.end, _cited(sentence.text)])
-    everywhere = _cited(answer)
-    unmarked = _CITATION.sub(lambda found: " " * len(found.group()), answer)
+    """The answer's figures with the passages cited for each: those of its sentence, else all the answer cites."""
+    spans = cited_spans(answer)
+    everywhere = frozenset(cited_numbers(answer))
+    unmarked = CITATION.sub(lambda found: " " * len(found.group()), answer)
     claims = []
     for q in extract_quantities(unmarked):
         cited = next((c for start, end, c in spans if start <= q.start < end), frozenset())
@@ -343,7 +348,9 @@ def _claims(answer: str) -> list[tuple[Quantity, frozenset[int]]]:
     return claims
 
 
-def _supported(claim: Quantity, cited: frozenset[int], passages: Sequence[Passage], facts: dict[int, list[Quantity]]) -> bool:
+def _supported(
+    claim: Quantity, cited: frozenset[int], passages: Sequence[Passage], facts: dict[int, list[Quantity]]
+) -> bool:
     for n in cited:
         if 1 <= n <= len(passages):
             if n not in facts:
@@ -363,7 +370,8 @@ def unsupported_numbers(answer: str, passages: Sequence[Passage], *, question: s
     given = extract_quantities(question)
     facts: dict[int, list[Quantity]] = {}
     return [
-        claim for claim, cited in _claims(answer)
+        claim
+        for claim, cited in _claims(answer)
         if not any(supports(g, claim) for g in given) and not _supported(claim, cited, passages, facts)
     ]
 
@@ -372,10 +380,14 @@ def compare_sources(passages: Sequence[Passage], embedder: Embedder) -> list[Con
     """Every quantity on which the passages' documents disagree, whatever an answer says."""
     mentions = _mentions(passages)
     similarity = _similarities(mentions, embedder)
-    return [c for group in _groups(mentions, similarity) if (c := _conflict(mentions, _distinct(mentions, group, set())))]
+    return [
+        c for group in _groups(mentions, similarity) if (c := _conflict(mentions, _distinct(mentions, group, set())))
+    ]
 
 
-def review(question: str, answer: str, passages: Sequence[Passage], embedder: Embedder, *, unsupported: Sequence[str] = ()) -> GuardReport:
+def review(
+    question: str, answer: str, passages: Sequence[Passage], embedder: Embedder, *, unsupported: Sequence[str] = ()
+) -> GuardReport:
     """The guard's report on an answer: the values it states compared with the same quantity in the
     other documents, conflicts among them, limits that bound a disputed one.
 
@@ -396,7 +408,9 @@ def review(question: str, answer: str, passages: Sequence[Passage], embedder: Em
     shown: list[int] = []
     disputed: set[int] = set()
     conflicts, bounds = [], []
-    for group in sorted((g for g in _groups(mentions, similarity) if g & anchors), key=lambda g: min(mentions[i].n for i in g)):
+    for group in sorted(
+        (g for g in _groups(mentions, similarity) if g & anchors), key=lambda g: min(mentions[i].n for i in g)
+    ):
         kept = _distinct(mentions, group, anchors)
         shown += [i for i in kept if not any(_restates(mentions[k], mentions[i]) for k in shown)]
         if conflict := _conflict(mentions, kept):
@@ -408,7 +422,9 @@ def review(question: str, answer: str, passages: Sequence[Passage], embedder: Em
     asked = asked_quantity(question)
     values = [i for i in shown if i in disputed or asked is None or asked.accepts(mentions[i].quantity)] or shown
     status = "conflict" if conflicts else "unsupported" if unsupported else "ok" if claims else "no_numbers"
-    return GuardReport(status, [mentions[i].row for i in values], conflicts, list(unsupported), [mentions[i].row for i in bounds])
+    return GuardReport(
+        status, [mentions[i].row for i in values], conflicts, list(unsupported), [mentions[i].row for i in bounds]
+    )
 
 
 def _restates(a: _Mention, b: _Mention) -> bool:
@@ -422,4 +438,6 @@ def matching_quantities(question: str, passages: Sequence[Passage]) -> list[tupl
     asked = asked_quantity(question)
     if asked is None:
         return []
-    return [(n, q) for n, p in enumerate(passages, start=1) for q in extract_quantities(p.text, p.date) if asked.accepts(q)]
+    return [
+        (n, q) for n, p in enumerate(passages, start=1) for q in extract_quantities(p.text, p.date) if asked.accepts(q)
+    ]

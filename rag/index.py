@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .chunking import Chunk, ChunkSettings, chunk_document
-from .corpus import Document, group_near_duplicates, list_corpus, read_document
+from .corpus import CorpusFile, Document, group_near_duplicates, list_corpus, read_document
 from .errors import CorpusError, IndexStateError
 from .models import Embedder
 
@@ -64,7 +64,7 @@ class Manifest:
 class BuildReport:
     """What a build did: which files it embedded, reused or dropped."""
 
-    index: "Index"
+    index: Index
     embedded: list[str]
     reused: list[str]
     removed: list[str]
@@ -75,7 +75,16 @@ class BuildReport:
 class Index:
     """A loaded index generation: documents, chunks, their vectors and both search structures."""
 
-    def __init__(self, directory: Path, manifest: Manifest, documents: dict[str, Document], chunks: list[Chunk], vectors: np.ndarray, dense, bm25):
+    def __init__(
+        self,
+        directory: Path,
+        manifest: Manifest,
+        documents: dict[str, Document],
+        chunks: list[Chunk],
+        vectors: np.ndarray,
+        dense,
+        bm25,
+    ):
         self.directory = directory
         self.manifest = manifest
         self.documents = documents
@@ -102,17 +111,28 @@ class Index:
     def status(self) -> dict:
         """A summary for the UI and the CLI."""
         m = self.manifest
-        return {"documents": m.documents, "chunks": m.chunks, "embedding_model": m.embedding_model, "faiss_index": m.faiss_index, "built_at": m.built_at, "directory": str(self.directory.parent)}
+        return {
+            "documents": m.documents,
+            "chunks": m.chunks,
+            "embedding_model": m.embedding_model,
+            "faiss_index": m.faiss_index,
+            "built_at": m.built_at,
+            "directory": str(self.directory.parent),
+        }
 
 
 # --- freshness ---------------------------------------------------------------------------------
 
 
-def stale_reasons(manifest: Manifest, corpus_files: dict[str, str], embedder: Embedder, settings: ChunkSettings) -> list[str]:
+def stale_reasons(
+    manifest: Manifest, corpus_files: dict[str, str], embedder: Embedder, settings: ChunkSettings
+) -> list[str]:
     """Why an index no longer matches the corpus or the model; empty when it is fresh."""
     reasons = []
     if manifest.format_version != FORMAT_VERSION or manifest.package_version != package_version():
-        reasons.append(f"built by rag {manifest.package_version} (format {manifest.format_version}), this is {package_version()}")
+        reasons.append(
+            f"built by rag {manifest.package_version} (format {manifest.format_version}), this is {package_version()}"
+        )
     if manifest.embedding_model != embedder.name:
         reasons.append(f"built with embedding model {manifest.embedding_model}, now {embedder.name}")
     if manifest.chunker != asdict(settings):
@@ -122,7 +142,9 @@ def stale_reasons(manifest: Manifest, corpus_files: dict[str, str], embedder: Em
     changed = sorted(s for s in set(corpus_files) & set(manifest.files) if corpus_files[s] != manifest.files[s])
     for label, names in (("added", added), ("removed", removed), ("changed", changed)):
         if names:
-            reasons.append(f"corpus files {label} since the build: {', '.join(names[:5])}{' …' if len(names) > 5 else ''}")
+            reasons.append(
+                f"corpus files {label} since the build: {', '.join(names[:5])}{' …' if len(names) > 5 else ''}"
+            )
     return reasons
 
 
@@ -162,15 +184,21 @@ def load_index(index_dir: str | Path) -> Index:
         if not path.exists() or (path.is_file() and _sha256(path) != digest):
             raise IndexStateError(f"the index file {path} is missing or damaged; run `rag index` to rebuild it")
     try:
-        documents = {d["source"]: Document(**d) for d in json.loads((directory / "documents.json").read_text(encoding="utf-8"))}
+        documents = {
+            d["source"]: Document(**d) for d in json.loads((directory / "documents.json").read_text(encoding="utf-8"))
+        }
         chunks = [Chunk(**c) for c in json.loads((directory / "chunks.json").read_text(encoding="utf-8"))]
         vectors = np.load(directory / "vectors.npy")
         dense = faiss.read_index(str(directory / "dense.faiss"))
         bm25 = bm25s.BM25.load(str(directory / "bm25"), load_corpus=False) if chunks else None
     except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
-        raise IndexStateError(f"the index in {directory} cannot be read ({exc}); run `rag index` to rebuild it") from None
+        raise IndexStateError(
+            f"the index in {directory} cannot be read ({exc}); run `rag index` to rebuild it"
+        ) from None
     if len(chunks) != vectors.shape[0] or dense.ntotal != len(chunks):
-        raise IndexStateError(f"the index in {directory} is inconsistent (chunks and vectors differ in count); run `rag index` to rebuild it")
+        raise IndexStateError(
+            f"the index in {directory} is inconsistent (chunks and vectors differ in count); run `rag index` to rebuild it"
+        )
     return Index(directory, manifest, documents, chunks, vectors, dense, bm25)
 
 
@@ -199,7 +227,9 @@ def _build_lock(index_dir: Path):
         index_dir.mkdir(parents=True, exist_ok=True)
         handle = open(index_dir / ".lock", "a")
     except OSError as exc:
-        raise IndexStateError(f"cannot write the index in {index_dir} ({exc.strerror or exc}); pass --index with a writable directory") from None
+        raise IndexStateError(
+            f"cannot write the index in {index_dir} ({exc.strerror or exc}); pass --index with a writable directory"
+        ) from None
     with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)  # one builder at a time; readers never wait
         yield
@@ -209,7 +239,13 @@ def _previous(index_dir: Path, embedder: Embedder, settings: ChunkSettings) -> I
     """The last good index, if its vectors can be reused (same model, chunker and format)."""
     try:
         manifest = read_manifest(index_dir)
-        if manifest is None or manifest.embedding_model != embedder.name or manifest.chunker != asdict(settings) or manifest.format_version != FORMAT_VERSION or manifest.package_version != package_version():
+        if (
+            manifest is None
+            or manifest.embedding_model != embedder.name
+            or manifest.chunker != asdict(settings)
+            or manifest.format_version != FORMAT_VERSION
+            or manifest.package_version != package_version()
+        ):
             return None
         return load_index(index_dir)
     except IndexStateError as exc:
@@ -217,54 +253,25 @@ def _previous(index_dir: Path, embedder: Embedder, settings: ChunkSettings) -> I
         return None
 
 
-def build_index(corpus_dir: str | Path, index_dir: str | Path, embedder: Embedder, *, settings: ChunkSettings = ChunkSettings(), progress: bool = False) -> BuildReport:
+def update_index(
+    corpus_dir: str | Path,
+    index_dir: str | Path,
+    embedder: Embedder,
+    *,
+    settings: ChunkSettings = ChunkSettings(),
+    progress: bool = False,
+) -> BuildReport:
     """Build or update the index: only files that are new or changed are chunked and embedded."""
-    import bm25s
-    import faiss
-
     began = time.perf_counter()
     index_dir = Path(index_dir)
     files = list_corpus(corpus_dir)
     with _build_lock(index_dir):
         previous = _previous(index_dir, embedder, settings)
-        old_docs = previous.documents if previous else {}
-        old_chunks: dict[str, list[int]] = {}
-        if previous:
-            for i, chunk in enumerate(previous.chunks):
-                old_chunks.setdefault(chunk.source, []).append(i)
-        documents, reused, to_embed, skipped = [], [], [], []
-        for file in files:
-            old = old_docs.get(file.source)
-            if old is not None and old.sha256 == file.sha256:
-                documents.append(old)
-                reused.append(file.source)
-            elif doc := read_document(file):
-                documents.append(doc)
-                to_embed.append(doc)
-            else:
-                skipped.append(file.source)
-        if not documents:
+        plan = _plan(files, previous)
+        if not plan.documents:
             raise CorpusError(f"no readable article in {corpus_dir}: every file was empty, binary or furniture only")
-        documents = group_near_duplicates(documents)
-
-        new_chunks = {doc.source: chunk_document(doc, settings) for doc in to_embed}
-        flat_new = [c for doc in to_embed for c in new_chunks[doc.source]]
-        new_vectors = embedder.embed([c.text for c in flat_new], progress=progress) if flat_new else np.zeros((0, embedder.dim), np.float32)
-        chunks: list[Chunk] = []
-        rows: list[np.ndarray] = []
-        position = 0
-        for doc in documents:
-            if doc.source in new_chunks:
-                count = len(new_chunks[doc.source])
-                chunks.extend(new_chunks[doc.source])
-                rows.append(new_vectors[position : position + count])
-                position += count
-            else:
-                kept = old_chunks.get(doc.source, [])
-                chunks.extend(previous.chunks[i] for i in kept)
-                rows.append(previous.vectors[kept])
-        vectors = np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, embedder.dim), np.float32)
-
+        documents = group_near_duplicates(plan.documents)
+        chunks, vectors = _chunks_and_vectors(documents, plan.to_embed, previous, embedder, settings, progress)
         manifest = Manifest(
             embedding_model=embedder.name,
             dim=int(vectors.shape[1]) if len(vectors) else embedder.dim,
@@ -274,30 +281,118 @@ def build_index(corpus_dir: str | Path, index_dir: str | Path, embedder: Embedde
             documents=len(documents),
             chunks=len(chunks),
         )
-        dense = make_dense_index(vectors)
-        manifest.faiss_index = type(dense).__name__
-        generation = None
-        try:
-            generation = Path(tempfile.mkdtemp(prefix="gen-", dir=index_dir))
-            (generation / "documents.json").write_text(json.dumps([asdict(d) for d in documents], ensure_ascii=False), encoding="utf-8")
-            (generation / "chunks.json").write_text(json.dumps([asdict(c) for c in chunks], ensure_ascii=False), encoding="utf-8")
-            np.save(generation / "vectors.npy", vectors)
-            faiss.write_index(dense, str(generation / "dense.faiss"))
-            if chunks:
-                bm25 = bm25s.BM25()
-                bm25.index(bm25s.tokenize([c.text for c in chunks], stopwords="en", show_progress=False), show_progress=False)
-                bm25.save(str(generation / "bm25"))
-            # Every file, BM25's too: a damaged one must fail the hash check on load, not answer wrongly.
-            manifest.artifacts = {path.relative_to(generation).as_posix(): _sha256(path) for path in sorted(generation.rglob("*")) if path.is_file()}
-            (generation / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2), encoding="utf-8")
-            _publish(index_dir, generation)
-        except OSError as exc:
-            if generation is not None:
-                shutil.rmtree(generation, ignore_errors=True)
-            raise IndexStateError(f"cannot write the index in {index_dir} ({exc.strerror or exc}); the previous index is unchanged") from None
-        removed = sorted(set(old_docs) - {d.source for d in documents})
+        _write_generation(index_dir, manifest, documents, chunks, vectors)
+        removed = sorted(set(previous.documents if previous else ()) - {d.source for d in documents})
         index = load_index(index_dir)
-    return BuildReport(index, [d.source for d in to_embed], reused, removed, skipped, time.perf_counter() - began)
+    return BuildReport(
+        index, [d.source for d in plan.to_embed], plan.reused, removed, plan.skipped, time.perf_counter() - began
+    )
+
+
+@dataclass
+class _Plan:
+    """What a build does with each corpus file: reuse its chunks, read and embed it, or skip it."""
+
+    documents: list[Document] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+    to_embed: list[Document] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def _plan(files: list[CorpusFile], previous: Index | None) -> _Plan:
+    plan = _Plan()
+    old_docs = previous.documents if previous else {}
+    for file in files:
+        old = old_docs.get(file.source)
+        if old is not None and old.sha256 == file.sha256:
+            plan.documents.append(old)
+            plan.reused.append(file.source)
+        elif doc := read_document(file):
+            plan.documents.append(doc)
+            plan.to_embed.append(doc)
+        else:
+            plan.skipped.append(file.source)
+    return plan
+
+
+def _chunks_and_vectors(
+    documents: list[Document],
+    to_embed: list[Document],
+    previous: Index | None,
+    embedder: Embedder,
+    settings: ChunkSettings,
+    progress: bool,
+) -> tuple[list[Chunk], np.ndarray]:
+    """Every document's chunks and vectors in corpus order: new documents chunked and embedded in one
+    batch, the others' rows taken from the previous index."""
+    new_chunks = {doc.source: chunk_document(doc, settings) for doc in to_embed}
+    flat_new = [c for doc in to_embed for c in new_chunks[doc.source]]
+    new_vectors = (
+        embedder.embed([c.text for c in flat_new], progress=progress)
+        if flat_new
+        else np.zeros((0, embedder.dim), np.float32)
+    )
+    old_rows: dict[str, list[int]] = {}
+    for i, chunk in enumerate(previous.chunks if previous else ()):
+        old_rows.setdefault(chunk.source, []).append(i)
+    chunks: list[Chunk] = []
+    rows: list[np.ndarray] = []
+    position = 0
+    for doc in documents:
+        if doc.source in new_chunks:
+            count = len(new_chunks[doc.source])
+            chunks.extend(new_chunks[doc.source])
+            rows.append(new_vectors[position : position + count])
+            position += count
+        else:
+            kept = old_rows.get(doc.source, [])
+            chunks.extend(previous.chunks[i] for i in kept)
+            rows.append(previous.vectors[kept])
+    vectors = np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, embedder.dim), np.float32)
+    return chunks, vectors
+
+
+def _write_generation(
+    index_dir: Path, manifest: Manifest, documents: list[Document], chunks: list[Chunk], vectors: np.ndarray
+) -> None:
+    """Write a complete new generation beside the current one and switch to it; on failure the
+    previous index stays in place."""
+    import bm25s
+    import faiss
+
+    dense = make_dense_index(vectors)
+    manifest.faiss_index = type(dense).__name__
+    generation = None
+    try:
+        generation = Path(tempfile.mkdtemp(prefix="gen-", dir=index_dir))
+        (generation / "documents.json").write_text(
+            json.dumps([asdict(d) for d in documents], ensure_ascii=False), encoding="utf-8"
+        )
+        (generation / "chunks.json").write_text(
+            json.dumps([asdict(c) for c in chunks], ensure_ascii=False), encoding="utf-8"
+        )
+        np.save(generation / "vectors.npy", vectors)
+        faiss.write_index(dense, str(generation / "dense.faiss"))
+        if chunks:
+            bm25 = bm25s.BM25()
+            bm25.index(
+                bm25s.tokenize([c.text for c in chunks], stopwords="en", show_progress=False), show_progress=False
+            )
+            bm25.save(str(generation / "bm25"))
+        # Every file, BM25's too: a damaged one must fail the hash check on load, not answer wrongly.
+        manifest.artifacts = {
+            path.relative_to(generation).as_posix(): _sha256(path)
+            for path in sorted(generation.rglob("*"))
+            if path.is_file()
+        }
+        (generation / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2), encoding="utf-8")
+        _publish(index_dir, generation)
+    except OSError as exc:
+        if generation is not None:
+            shutil.rmtree(generation, ignore_errors=True)
+        raise IndexStateError(
+            f"cannot write the index in {index_dir} ({exc.strerror or exc}); the previous index is unchanged"
+        ) from None
 
 
 def _publish(index_dir: Path, generation: Path) -> None:
@@ -312,8 +407,16 @@ def _publish(index_dir: Path, generation: Path) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
-def open_index(corpus_dir: str | Path, index_dir: str | Path, embedder: Embedder, *, rebuild: bool = True, progress: bool = False,
-               settings: ChunkSettings = ChunkSettings(), current: Index | None = None) -> Index:
+def open_index(
+    corpus_dir: str | Path,
+    index_dir: str | Path,
+    embedder: Embedder,
+    *,
+    rebuild: bool = True,
+    progress: bool = False,
+    settings: ChunkSettings = ChunkSettings(),
+    current: Index | None = None,
+) -> Index:
     """The index for this corpus and model: `current` or the one on disk when fresh, else rebuilt
     (or refused when rebuild is off)."""
     manifest = None
@@ -321,7 +424,12 @@ def open_index(corpus_dir: str | Path, index_dir: str | Path, embedder: Embedder
         manifest = read_manifest(index_dir)
     corpus = {f.source: f.sha256 for f in list_corpus(corpus_dir)}
     reasons = stale_reasons(manifest, corpus, embedder, settings) if manifest else ["no index built yet"]
-    if not reasons and current is not None and current.manifest.built_at == manifest.built_at and current.manifest.artifacts == manifest.artifacts:
+    if (
+        not reasons
+        and current is not None
+        and current.manifest.built_at == manifest.built_at
+        and current.manifest.artifacts == manifest.artifacts
+    ):
         return current
     if not reasons:
         try:
@@ -331,6 +439,8 @@ def open_index(corpus_dir: str | Path, index_dir: str | Path, embedder: Embedder
                 raise  # damaged, not out of date: its own message says which file and what to do
             reasons = [str(exc)]
     if not rebuild:
-        raise IndexStateError(f"the index in {index_dir} is out of date ({'; '.join(reasons)}); run `rag index` to rebuild it")
+        raise IndexStateError(
+            f"the index in {index_dir} is out of date ({'; '.join(reasons)}); run `rag index` to rebuild it"
+        )
     log.info("updating the index in %s: %s", index_dir, "; ".join(reasons))
-    return build_index(corpus_dir, index_dir, embedder, settings=settings, progress=progress).index
+    return update_index(corpus_dir, index_dir, embedder, settings=settings, progress=progress).index

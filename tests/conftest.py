@@ -19,8 +19,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
-SEED_QA = ROOT.parent / "shared" / "eval" / "seed_qa.jsonl"
-SEED_QUESTIONS = [json.loads(line)["question"] for line in SEED_QA.read_text(encoding="utf-8").splitlines() if line.strip()]
+SEED_QA = ROOT / "eval" / "seed_qa.jsonl"
+SEED_QUESTIONS = [
+    json.loads(line)["question"] for line in SEED_QA.read_text(encoding="utf-8").splitlines() if line.strip()
+]
+
+
+def read_corpus(folder: str | Path):
+    """Every readable article of a folder, cleaned and grouped into stories, as an index build reads them."""
+    from rag.corpus import group_near_duplicates, list_corpus, read_document
+
+    return group_near_duplicates([doc for file in list_corpus(folder) if (doc := read_document(file))])
 
 
 class FakeEmbedder:
@@ -101,7 +110,18 @@ def as_passages():
 
     def convert(documents):
         return [
-            Passage(chunk.id, doc.source, chunk.text, chunk.start, chunk.end, doc.outlet, doc.title, doc.date, doc.group, 0.0)
+            Passage(
+                chunk.id,
+                doc.source,
+                chunk.text,
+                chunk.start,
+                chunk.end,
+                doc.outlet,
+                doc.title,
+                doc.date,
+                doc.group,
+                0.0,
+            )
             for doc in documents
             for chunk in chunk_document(doc)
         ]
@@ -119,7 +139,16 @@ def free_port() -> int:
 def running_app(corpus: Path, index: Path, log: Path, timeout: float = 300):
     """`python app.py` with its default host on a free port; yields (url, port) once the page answers."""
     port = free_port()
-    command = [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--corpus", str(corpus), "--index", str(index)]
+    command = [
+        sys.executable,
+        str(ROOT / "app.py"),
+        "--port",
+        str(port),
+        "--corpus",
+        str(corpus),
+        "--index",
+        str(index),
+    ]
     with log.open("w") as output:
         process = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"

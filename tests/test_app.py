@@ -13,11 +13,10 @@ from pathlib import Path
 
 import gradio as gr
 import pytest
+from conftest import ROOT, SEEDS, FakeGenerator, running_app
 
 from rag.answer import Pipeline
 from rag.models import GENERATORS
-
-from conftest import ROOT, SEEDS, FakeGenerator, running_app
 
 sys.path.insert(0, str(ROOT))  # app.py is a script at the top of the repository, not part of the package
 import app  # noqa: E402
@@ -28,8 +27,14 @@ PRICE = "What price per barrel did North Korea pay for the Russian oil?"
 CAP_REPLY = "The U.N. cap allows 500,000 barrels of refined oil per year [1]."
 CHROMIUM = Path("/usr/bin/chromium")
 # Root needs --no-sandbox; the rest keep an offline Chromium from retrying connections to Google.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 HOSTILE_ARTICLE = """Harbour <b>report</b>: cod landings rise in Grimsby
 
 by Jane Doe, Fishing Gazette, March 4, 2024 8:00 AM
@@ -113,7 +118,14 @@ def test_conflict_is_a_warning_with_both_values_their_outlets_and_quotes(pipelin
     answer = pipeline().ask(IMPORTS)
     html = app.render_answer(answer)
     warning = html[html.index('class="rag-notice rag-conflict"') : html.index("</section>")]
-    for text in ("Sources disagree", "1.5 million barrels", "1.5 billion barrels", "UPI", "Kyiv Independent", "factor of 1,000"):
+    for text in (
+        "Sources disagree",
+        "1.5 million barrels",
+        "1.5 billion barrels",
+        "UPI",
+        "Kyiv Independent",
+        "factor of 1,000",
+    ):
         assert text in warning
     assert warning.count("<tr>") == 3  # the header and one row per source
     for row in answer.guard.conflicts[0].rows:
@@ -131,7 +143,9 @@ def test_abstention_says_the_corpus_does_not_answer_and_shows_no_sources(pipelin
 
 
 def test_unsupported_number_of_a_model_is_a_warning(pipeline):
-    answer = pipeline(FakeGenerator("North Korea may import 900,000 barrels of refined oil per year under the cap [1].")).ask(CAP)
+    answer = pipeline(
+        FakeGenerator("North Korea may import 900,000 barrels of refined oil per year under the cap [1].")
+    ).ask(CAP)
     html = app.render_answer(answer)
     assert answer.guard.status == "unsupported"
     assert "Unsupported number" in html and "<b>900,000 barrels</b>" in html
@@ -201,7 +215,10 @@ def conflict_values(answer: dict) -> dict[str, str]:
 def test_api_returns_the_answer_with_its_guard_result(server):
     text, html, answer = client(server).predict(IMPORTS, "extractive", 5, api_name="/ask")
     assert answer["question"] == IMPORTS and answer["guard"]["status"] == "conflict"
-    assert conflict_values(answer) == {"more than 1.5 million barrels": "UPI", "more than 1.5 billion barrels": "Kyiv Independent"}
+    assert conflict_values(answer) == {
+        "more than 1.5 million barrels": "UPI",
+        "more than 1.5 billion barrels": "Kyiv Independent",
+    }
     assert text.startswith("Sources disagree") and "rag-conflict" in html
 
 
@@ -213,6 +230,7 @@ def test_api_reports_user_mistakes_as_messages(server):
 
 def test_two_users_asking_at_once_both_get_their_own_answer(server):
     """Two clients, one real model: the queue runs both, the pipeline serialises the model calls."""
+
     def ask(question: str):
         job = client(server).submit(question, "smollm2", 5, api_name="/ask")
         return job.result(timeout=600), job.outputs()
@@ -233,7 +251,9 @@ def test_reindex_picks_up_a_new_article_and_its_markup_stays_text(server):
     added.write_text(HOSTILE_ARTICLE, encoding="utf-8")
     try:
         assert "<b>4</b> documents" in api.predict("extractive", api_name="/reindex")
-        text, html, answer = api.predict("How many tonnes of cod were landed at Grimsby in 2023?", "extractive", 5, api_name="/ask")
+        text, html, answer = api.predict(
+            "How many tonnes of cod were landed at Grimsby in 2023?", "extractive", 5, api_name="/ask"
+        )
         assert "4,200 tonnes" in answer["answer"]
         assert "<img" not in html + text and "&lt;img src=x onerror=alert(1)&gt;" in html
     finally:

@@ -5,12 +5,12 @@ import subprocess
 import sys
 
 import pytest
+from conftest import FakeGenerator
 
 from rag import QuestionError, ask, ask_stream
 from rag.answer import Answer, Pipeline
-from rag.guard import extract_quantities, unsupported_numbers
-
-from conftest import FakeGenerator
+from rag.guard import unsupported_numbers
+from rag.quantities import extract_quantities
 
 CAP = "How many barrels of refined oil may North Korea import per year under the U.N. cap?"
 IMPORTS = "How much refined oil did North Korea import in the first nine months of 2023?"
@@ -74,8 +74,12 @@ def test_stream_yields_pieces_then_the_checked_answer(seeds):
 @pytest.mark.integration
 def test_cli_json_output(seeds):
     corpus, index = seeds
-    result = subprocess.run([sys.executable, "-m", "rag.cli", "ask", IMPORTS, "--corpus", str(corpus), "--index", str(index), "--json"],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "ask", IMPORTS, "--corpus", str(corpus), "--index", str(index), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["question"] == IMPORTS and data["abstained"] is False
@@ -88,23 +92,34 @@ def test_cli_json_output(seeds):
 @pytest.mark.integration
 def test_cli_human_output_shows_the_conflict_table(seeds):
     corpus, index = seeds
-    result = subprocess.run([sys.executable, "-m", "rag.cli", "ask", IMPORTS, "--corpus", str(corpus), "--index", str(index)],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "ask", IMPORTS, "--corpus", str(corpus), "--index", str(index)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     assert "Sources disagree:" in result.stdout and "Sources:" in result.stdout
     table = result.stdout.split("Sources disagree:")[-1]
     assert "1.5 million" in table and "1.5 billion" in table
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["ask", "   "], "the question is empty"),
-    (["ask", "oil?", "--corpus", "/nonexistent/corpus"], "corpus directory not found"),
-    (["ask", "oil?", "--model", "/nonexistent/model.gguf"], "model file not found"),
-    (["ask", "oil?", "--k", "0"], "k must be"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["ask", "   "], "the question is empty"),
+        (["ask", "oil?", "--corpus", "/nonexistent/corpus"], "corpus directory not found"),
+        (["ask", "oil?", "--model", "/nonexistent/model.gguf"], "model file not found"),
+        (["ask", "oil?", "--k", "0"], "k must be"),
+    ],
+)
 def test_cli_user_mistakes_exit_non_zero_with_one_line(tmp_path, argv, message):
-    result = subprocess.run([sys.executable, "-m", "rag.cli", *argv, *([] if "--corpus" in argv else ["--index", str(tmp_path / "index")])],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "rag.cli", *argv, *([] if "--corpus" in argv else ["--index", str(tmp_path / "index")])],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1

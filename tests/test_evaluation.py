@@ -23,17 +23,48 @@ IMPORTS = "North Korea imported more than 1.5 million barrels of refined oil."
 
 
 def passage(source, text, *, also_in=()):
-    return Passage(f"{source}#0", source, text, 0, len(text), "Outlet " + source[0], None, None, "g-" + source, 1.0, also_in=also_in)
+    return Passage(
+        f"{source}#0",
+        source,
+        text,
+        0,
+        len(text),
+        "Outlet " + source[0],
+        None,
+        None,
+        "g-" + source,
+        1.0,
+        also_in=also_in,
+    )
 
 
 def answer(text, passages, cited=(), *, abstained=False, mode="extractive", guard=None, seconds=0.5):
-    citations = [Citation(n, passages[n - 1].source, None, None, None, passages[n - 1].text, 0, 1, passages[n - 1].text) for n in cited]
-    return Answer("q?", text, citations, passages, abstained, "abstain" if abstained else mode,
-                  guard or GuardReport("ok"), {"embedder": "fake", "generator": "fake"}, {"total_s": seconds})
+    citations = [
+        Citation(n, passages[n - 1].source, None, None, None, passages[n - 1].text, 0, 1, passages[n - 1].text)
+        for n in cited
+    ]
+    return Answer(
+        "q?",
+        text,
+        citations,
+        passages,
+        abstained,
+        "abstain" if abstained else mode,
+        guard or GuardReport("ok"),
+        {"embedder": "fake", "generator": "fake"},
+        {"total_s": seconds},
+    )
 
 
 def case_line(**fields):
-    record = {"id": "q", "question": "How many barrels?", "answerable": True, "accept": ["500,000"], "evidence": ["a.txt"], "conflict": False}
+    record = {
+        "id": "q",
+        "question": "How many barrels?",
+        "answerable": True,
+        "accept": ["500,000"],
+        "evidence": ["a.txt"],
+        "conflict": False,
+    }
     return json.dumps(record | fields)
 
 
@@ -50,17 +81,22 @@ def one_case(tmp_path, **fields):
 
 def test_malformed_lines_are_reported_by_number_and_the_rest_is_read(tmp_path):
     path = tmp_path / "set.jsonl"
-    path.write_text("\n".join([
-        case_line(id="one", source_url="ignored", extra={"nested": True}),
-        "{not json",
-        "",
-        case_line(id="two"),
-        json.dumps(["a", "list"]),
-        case_line(id="three", answerable="yes"),
-        case_line(id="four", accept=[]),
-        case_line(id="two"),
-        json.dumps({"id": "five", "answerable": False}),
-    ]) + "\n")
+    path.write_text(
+        "\n".join(
+            [
+                case_line(id="one", source_url="ignored", extra={"nested": True}),
+                "{not json",
+                "",
+                case_line(id="two"),
+                json.dumps(["a", "list"]),
+                case_line(id="three", answerable="yes"),
+                case_line(id="four", accept=[]),
+                case_line(id="two"),
+                json.dumps({"id": "five", "answerable": False}),
+            ]
+        )
+        + "\n"
+    )
     cases, errors = read_cases(path)
     assert [c.id for c in cases] == ["one", "two"]
     assert cases[0].line == 1 and cases[1].line == 4
@@ -82,26 +118,32 @@ def test_optional_fields_take_their_defaults(tmp_path):
 # --- matching answers ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text, phrase", [
-    ("no more than 500,000 barrels", "500,000"),
-    ("no more than 500 000 barrels", "500,000"),
-    ("no more than 500000 barrels", "500,000"),
-    ("About 7,000 Containers.", "7000"),
-    ("held on TUESDAY in Washington", "Tuesday"),
-    ("at least 10 cases [1]", "10"),
-    ("more than 1.5\nmillion barrels", "1.5 million"),
-])
+@pytest.mark.parametrize(
+    "text, phrase",
+    [
+        ("no more than 500,000 barrels", "500,000"),
+        ("no more than 500 000 barrels", "500,000"),
+        ("no more than 500000 barrels", "500,000"),
+        ("About 7,000 Containers.", "7000"),
+        ("held on TUESDAY in Washington", "Tuesday"),
+        ("at least 10 cases [1]", "10"),
+        ("more than 1.5\nmillion barrels", "1.5 million"),
+    ],
+)
 def test_accepted_strings_match_across_case_spacing_and_separators(text, phrase):
     assert contains(text, phrase)
 
 
-@pytest.mark.parametrize("text, phrase", [
-    ("passed in 2010", "10"),
-    ("at least 100 cases", "10"),
-    ("some 10.5 million", "10"),
-    ("more than 1.5 billion barrels", "1.5 million"),
-    ("written", "ten"),
-])
+@pytest.mark.parametrize(
+    "text, phrase",
+    [
+        ("passed in 2010", "10"),
+        ("at least 100 cases", "10"),
+        ("some 10.5 million", "10"),
+        ("more than 1.5 billion barrels", "1.5 million"),
+        ("written", "ten"),
+    ],
+)
 def test_accepted_strings_do_not_match_inside_other_numbers_or_words(text, phrase):
     assert not contains(text, phrase)
 
@@ -122,7 +164,9 @@ def test_an_answer_is_scored_on_acceptance_recall_and_citations(tmp_path):
 def test_an_answer_without_an_accepted_string_is_not_accepted(tmp_path):
     case = one_case(tmp_path)
     passages = [passage("a.txt", CAP)]
-    assert not score(case, answer(f"Outlet a [1]: {CAP.replace('500,000', '50,000')}", passages, cited=(1,)))["accepted"]
+    assert not score(case, answer(f"Outlet a [1]: {CAP.replace('500,000', '50,000')}", passages, cited=(1,)))[
+        "accepted"
+    ]
 
 
 def test_an_answerable_question_that_abstains_is_wrong(tmp_path):
@@ -135,10 +179,17 @@ def test_an_answerable_question_that_abstains_is_wrong(tmp_path):
 def test_an_unanswerable_question_must_abstain_without_a_number(tmp_path):
     case = one_case(tmp_path, answerable=False, accept=[], evidence=[])
     passages = [passage("a.txt", CAP)]
-    refused = score(case, answer("The corpus does not answer this question: no passage states a price.", passages, abstained=True))
+    refused = score(
+        case, answer("The corpus does not answer this question: no passage states a price.", passages, abstained=True)
+    )
     assert refused["accepted"] and refused["abstention_correct"]
     assert refused["recall_at_k"] is None and refused["citation_precision"] is None
-    hinting = score(case, answer("The corpus does not answer this question, though 500,000 barrels is the cap.", passages, abstained=True))
+    hinting = score(
+        case,
+        answer(
+            "The corpus does not answer this question, though 500,000 barrels is the cap.", passages, abstained=True
+        ),
+    )
     assert not hinting["accepted"] and not hinting["abstention_correct"]
     assert hinting["unsupported_numbers"] == ["500,000 barrels"]
     guessing = score(case, answer(f"Outlet a [1]: {CAP}", passages, cited=(1,)))
@@ -146,18 +197,30 @@ def test_an_unanswerable_question_must_abstain_without_a_number(tmp_path):
 
 
 def test_numbers_no_cited_passage_states_are_counted_but_not_the_guards_lead(tmp_path):
-    case = one_case(tmp_path, accept=["1.5 million", "1.5 billion"], evidence=["a.txt", "b.txt"], conflict=True,
-                    conflict_values=["1.5 million barrels", "1.5 billion barrels"])
+    case = one_case(
+        tmp_path,
+        accept=["1.5 million", "1.5 billion"],
+        evidence=["a.txt", "b.txt"],
+        conflict=True,
+        conflict_values=["1.5 million barrels", "1.5 billion barrels"],
+    )
     passages = [passage("a.txt", IMPORTS), passage("b.txt", IMPORTS.replace("million", "billion"))]
-    rows = tuple(GuardRow(p.text[p.text.index("more"):-len(" of refined oil.")], 0.0, "barrel", p.outlet, p.source, n, p.text)
-                 for n, p in enumerate(passages, start=1))
+    rows = tuple(
+        GuardRow(p.text[p.text.index("more") : -len(" of refined oil.")], 0.0, "barrel", p.outlet, p.source, n, p.text)
+        for n, p in enumerate(passages, start=1)
+    )
     guard = GuardReport("conflict", list(rows), [Conflict(rows, 1000.0, "The values differ by a factor of 1,000.")])
     lead = guard.summary()
     assert "1,000" in lead
     honest = score(case, answer(f"{lead}\n\nOutlet a [1]: {IMPORTS}", passages, cited=(1,), guard=guard))
     assert honest["unsupported_numbers"] == [] and honest["conflict_detected"] and honest["accepted"]
     assert honest["conflict_values_shown"] == 1.0
-    invented = score(case, answer(f"{lead}\n\nNorth Korea imported 2.5 million barrels [1].", passages, cited=(1,), guard=guard, mode="model"))
+    invented = score(
+        case,
+        answer(
+            f"{lead}\n\nNorth Korea imported 2.5 million barrels [1].", passages, cited=(1,), guard=guard, mode="model"
+        ),
+    )
     assert invented["unsupported_numbers"] == ["2.5 million barrels"]
     assert invented["conflict_values_shown"] == 1.0  # the lead shows both values
 
@@ -166,9 +229,19 @@ def test_numbers_no_cited_passage_states_are_counted_but_not_the_guards_lead(tmp
 
 
 def row(**fields):
-    base = {"accepted": True, "abstained": False, "abstention_correct": True, "recall_at_k": 1.0, "citation_precision": 1.0,
-            "conflict_expected": False, "conflict_detected": False, "conflict_values_shown": None, "unsupported_numbers": [],
-            "mode": "model", "latency_s": 1.0}
+    base = {
+        "accepted": True,
+        "abstained": False,
+        "abstention_correct": True,
+        "recall_at_k": 1.0,
+        "citation_precision": 1.0,
+        "conflict_expected": False,
+        "conflict_detected": False,
+        "conflict_values_shown": None,
+        "unsupported_numbers": [],
+        "mode": "model",
+        "latency_s": 1.0,
+    }
     return base | fields
 
 
@@ -176,7 +249,13 @@ def test_the_summary_averages_defined_values_and_counts_conflicts_over_questions
     rows = [
         row(conflict_expected=True, conflict_detected=True, latency_s=1.0),
         row(conflict_expected=True, conflict_detected=False, accepted=False, latency_s=2.0, mode="extractive"),
-        row(conflict_detected=True, recall_at_k=0.5, citation_precision=None, latency_s=3.0, unsupported_numbers=["9 ships"]),
+        row(
+            conflict_detected=True,
+            recall_at_k=0.5,
+            citation_precision=None,
+            latency_s=3.0,
+            unsupported_numbers=["9 ships"],
+        ),
         row(abstained=True, recall_at_k=None, citation_precision=None, mode="abstain", latency_s=4.0),
     ]
     summary = summarize(rows)
@@ -202,7 +281,9 @@ def test_a_run_scores_the_good_lines_and_reports_the_bad_ones(tmp_path, seed_cor
     questions = tmp_path / "set.jsonl"
     good = [json.loads(line) for line in SEED_QA.read_text().splitlines()][:2]
     refused = {"id": "bell", "question": "\u0007\u0007", "answerable": False}  # nothing left once cleaned
-    questions.write_text(f"{json.dumps(good[0] | {'reviewer': 'ignored'})}\n[1, 2\n{json.dumps(good[1])}\n{json.dumps(refused)}\n")
+    questions.write_text(
+        f"{json.dumps(good[0] | {'reviewer': 'ignored'})}\n[1, 2\n{json.dumps(good[1])}\n{json.dumps(refused)}\n"
+    )
     pipeline = Pipeline(seed_corpus, tmp_path / "index", "extractive", embedder=fake_embedder)
     report = evaluate(questions, k=3, pipeline=pipeline)
     assert [q["id"] for q in report["questions"]] == [good[0]["id"], good[1]["id"]]
@@ -217,7 +298,10 @@ def test_a_run_scores_the_good_lines_and_reports_the_bad_ones(tmp_path, seed_cor
 
 
 def test_an_unreadable_question_file_is_a_user_error(tmp_path, capsys):
-    assert main(["eval", str(tmp_path / "missing.jsonl"), "--corpus", str(tmp_path), "--index", str(tmp_path / "index")]) == 2
+    assert (
+        main(["eval", str(tmp_path / "missing.jsonl"), "--corpus", str(tmp_path), "--index", str(tmp_path / "index")])
+        == 2
+    )
     assert "cannot read the question file" in capsys.readouterr().err
 
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import read_corpus
 
-from rag.corpus import load_corpus
 from rag.guard import compare_sources
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -53,7 +53,9 @@ CASES = [
     Case("meeting date March 26->March 25", KI, "meeting on March 26", "meeting on March 25", (20240326, 20240325)),
     Case("resolution year 2017->2016", UPI, "passed in 2017", "passed in 2016", (2017, 2016)),
     Case("cap 500,000->50,000 against UPI", KI, "no more than 500,000", "no more than 50,000", (5e5, 5e4), against=UPI),
-    Case("cap 500,000->5,000,000 against KI", UPI, "to 500,000 barrels", "to 5,000,000 barrels", (5e5, 5e6), against=KI),
+    Case(
+        "cap 500,000->5,000,000 against KI", UPI, "to 500,000 barrels", "to 5,000,000 barrels", (5e5, 5e6), against=KI
+    ),
     # Re-formattings: none may be flagged.
     Case("1.5 billion = 1.5bn", KI, "1.5 billion barrels", "1.5bn barrels", None),
     Case("1.5 million = 1,500,000", UPI, "1.5 million barrels", "1,500,000 barrels", None),
@@ -82,7 +84,7 @@ def conflicts_of(files: dict[str, str], folder: Path, embedder, as_passages):
     folder.mkdir()
     for name, text in files.items():
         (folder / name).write_text(text, encoding="utf-8")
-    documents = load_corpus(folder)
+    documents = read_corpus(folder)
     return compare_sources(as_passages(documents), embedder), documents
 
 
@@ -93,7 +95,9 @@ def run_suite(cases, embedder, tmp_path, as_passages) -> tuple[float, float]:
         original = seed_text(case.seed)
         other = {"copy_" + case.seed: original} if case.against is None else {case.against: seed_text(case.against)}
         baseline, _ = conflicts_of({case.seed: original, **other}, tmp_path / f"{number}-base", embedder, as_passages)
-        edited, documents = conflicts_of({case.seed: case.edit(original), **other}, tmp_path / f"{number}-edit", embedder, as_passages)
+        edited, documents = conflicts_of(
+            {case.seed: case.edit(original), **other}, tmp_path / f"{number}-edit", embedder, as_passages
+        )
         if case.against is None:
             assert len({d.group for d in documents}) == 1, "the copy must fall in the article's story group"
         assert all(row.outlet and row.source and row.n for conflict in edited for row in conflict.rows)
@@ -124,6 +128,11 @@ def test_perturbation_suite_with_the_real_embedder(real_embedder, tmp_path, as_p
 
 def test_the_suite_holds_both_edits_and_reformattings_of_each_kind():
     edits = [c for c in CASES if c.changed]
-    assert {"billion->million", "cap 500,000->50,000 (KI)", "containers 7,000->70,000", "tankers five->fifteen", "percent 40%->60%"} <= {
-        c.name for c in edits}
+    assert {
+        "billion->million",
+        "cap 500,000->50,000 (KI)",
+        "containers 7,000->70,000",
+        "tankers five->fifteen",
+        "percent 40%->60%",
+    } <= {c.name for c in edits}
     assert len(CASES) - len(edits) >= 8

@@ -13,12 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from conftest import ROOT, SEED_QUESTIONS, FakeGenerator, running_app
 
 import rag.index
 from rag import ask
 from rag.answer import Answer, Pipeline, get_pipeline
-
-from conftest import ROOT, SEED_QUESTIONS, FakeGenerator, running_app
 
 THREADS = 8
 
@@ -68,14 +67,20 @@ class Overlap:
 
 
 @pytest.mark.parametrize("shared", [True, False], ids=["one-shared-pipeline", "a-pipeline-per-thread"])
-def test_eight_threads_on_a_cold_index_get_the_answers_they_would_get_alone(seed_corpus, tmp_path, fake_embedder, monkeypatch, shared):
+def test_eight_threads_on_a_cold_index_get_the_answers_they_would_get_alone(
+    seed_corpus, tmp_path, fake_embedder, monkeypatch, shared
+):
     """No index yet: the first question builds it while the others wait, and nobody reads a half-built one."""
-    builds = Overlap(monkeypatch, rag.index, ["build_index"])
+    builds = Overlap(monkeypatch, rag.index, ["update_index"])
     reply = "North Korea can import no more than 500,000 barrels of refined oil per year."
     pipeline = Pipeline(seed_corpus, tmp_path / "index", embedder=fake_embedder, generator=FakeGenerator(reply))
 
     def pipeline_for_thread() -> Pipeline:
-        return pipeline if shared else Pipeline(seed_corpus, tmp_path / "index", embedder=fake_embedder, generator=FakeGenerator(reply))
+        return (
+            pipeline
+            if shared
+            else Pipeline(seed_corpus, tmp_path / "index", embedder=fake_embedder, generator=FakeGenerator(reply))
+        )
 
     questions = [SEED_QUESTIONS[i % len(SEED_QUESTIONS)] for i in range(THREADS)]
     # The first round finds no index; the later ones share the loaded one (and give a race more chances).
@@ -129,7 +134,9 @@ def server(seeds):
 
 
 def test_ui_help_says_it_serves_this_machine_only_and_shares_nothing():
-    result = subprocess.run([sys.executable, str(ROOT / "app.py"), "--help"], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "app.py"), "--help"], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
     assert result.returncode == 0, result.stderr
     usage = " ".join(result.stdout.split())
     assert "--host HOST address to listen on; default: 127.0.0.1" in usage

@@ -9,13 +9,12 @@ import subprocess
 import sys
 
 import pytest
+from conftest import ROOT, SEEDS
 
 from rag.answer import Pipeline
 from rag.cli import main
 from rag.errors import IndexStateError
-from rag.index import build_index, load_index, open_index, read_manifest
-
-from conftest import ROOT, SEEDS
+from rag.index import load_index, open_index, read_manifest, update_index
 
 SEED_FILES = {"000_c86ae2c1829589a0.txt", "001_25f5c16d28b27090.txt", "002_210643d04bf0a157.txt"}
 UPI = "001_25f5c16d28b27090.txt"
@@ -27,33 +26,55 @@ ACCENTED = "The café owner in Málaga said the new terrace cost €12,000 — t
 
 
 def warnings_about(caplog, name: str) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "rag" and r.levelno == logging.WARNING and name in r.getMessage()]
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "rag" and r.levelno == logging.WARNING and name in r.getMessage()
+    ]
 
 
-@pytest.mark.parametrize("name, content, reason", [
-    ("photo.txt", lambda: PNG, "skipping photo.txt: it is a binary file, not text"),
-    ("empty.txt", lambda: b"", "skipping empty.txt: the file is empty"),
-    ("blank.md", lambda: b" \n\t\r\n", "skipping blank.md: the file is empty"),
-    ("menu.html", lambda: b"<html><body><nav>Home | World | Sport</nav></body></html>", "skipping menu.html: no article text left"),
-    ("dump.txt", lambda: b"A line of a database dump that is not an article.\n" * (FIFTY_MB // 50),
-     "skipping dump.txt: 50.0 MB is too large for an article (limit 20 MB)"),
-], ids=["binary", "empty", "whitespace-only", "furniture-only", "50-MB"])
-def test_an_unusable_file_is_skipped_with_a_warning_naming_it(seed_corpus, tmp_path, fake_embedder, caplog, name, content, reason):
+@pytest.mark.parametrize(
+    "name, content, reason",
+    [
+        ("photo.txt", lambda: PNG, "skipping photo.txt: it is a binary file, not text"),
+        ("empty.txt", lambda: b"", "skipping empty.txt: the file is empty"),
+        ("blank.md", lambda: b" \n\t\r\n", "skipping blank.md: the file is empty"),
+        (
+            "menu.html",
+            lambda: b"<html><body><nav>Home | World | Sport</nav></body></html>",
+            "skipping menu.html: no article text left",
+        ),
+        (
+            "dump.txt",
+            lambda: b"A line of a database dump that is not an article.\n" * (FIFTY_MB // 50),
+            "skipping dump.txt: 50.0 MB is too large for an article (limit 20 MB)",
+        ),
+    ],
+    ids=["binary", "empty", "whitespace-only", "furniture-only", "50-MB"],
+)
+def test_an_unusable_file_is_skipped_with_a_warning_naming_it(
+    seed_corpus, tmp_path, fake_embedder, caplog, name, content, reason
+):
     (seed_corpus / name).write_bytes(content())
-    report = build_index(seed_corpus, tmp_path / "index", fake_embedder)
+    report = update_index(seed_corpus, tmp_path / "index", fake_embedder)
     assert report.skipped == [name]
     assert [message for message in warnings_about(caplog, name) if message.startswith(reason)], caplog.text
     assert set(report.index.documents) == {c.source for c in report.index.chunks} == SEED_FILES
     # The skipped file is recorded as seen, so it does not make the index look stale on every question.
     assert name in read_manifest(tmp_path / "index").files
-    assert open_index(seed_corpus, tmp_path / "index", fake_embedder, rebuild=False).manifest.built_at == report.index.manifest.built_at
+    assert (
+        open_index(seed_corpus, tmp_path / "index", fake_embedder, rebuild=False).manifest.built_at
+        == report.index.manifest.built_at
+    )
 
 
-@pytest.mark.parametrize("encoding, warned", [("cp1252", True), ("utf-16", False)], ids=["windows-1252", "utf-16-with-bom"])
+@pytest.mark.parametrize(
+    "encoding, warned", [("cp1252", True), ("utf-16", False)], ids=["windows-1252", "utf-16-with-bom"]
+)
 def test_a_non_utf8_file_is_decoded_not_garbled(seed_corpus, tmp_path, fake_embedder, caplog, encoding, warned):
     """Windows-1252 is a guess, so it is reported by name; UTF-16 says what it is in its byte-order mark."""
     (seed_corpus / "malaga.txt").write_bytes(f"{ACCENTED}\n".encode(encoding))
-    index = build_index(seed_corpus, tmp_path / "index", fake_embedder).index
+    index = update_index(seed_corpus, tmp_path / "index", fake_embedder).index
     assert index.documents["malaga.txt"].text == ACCENTED
     assert bool(warnings_about(caplog, "malaga.txt")) == warned
     if warned:
@@ -68,16 +89,23 @@ def test_identical_files_count_as_one_source(seed_corpus, tmp_path, real_embedde
     (seed_corpus / "001_copy.txt").write_bytes((seed_corpus / UPI).read_bytes())
     pipeline = Pipeline(seed_corpus, tmp_path / "index", embedder=real_embedder, generator=None)
     documents = pipeline.index.documents
-    assert documents["001_copy.txt"].group == documents[UPI].group and documents["001_copy.txt"].text == documents[UPI].text
+    assert (
+        documents["001_copy.txt"].group == documents[UPI].group
+        and documents["001_copy.txt"].text == documents[UPI].text
+    )
     answer = pipeline.ask(IMPORTS)
     texts = [p.text for p in answer.passages]
     assert len(texts) == len(set(texts)), "a copy of a chosen passage is folded into it"
     assert any({p.source, *p.also_in} == {UPI, "001_copy.txt"} for p in answer.passages)
     assert answer.guard.status == clean.guard.status == "conflict"
-    assert sorted((row.text, row.outlet) for row in answer.guard.values) == sorted((row.text, row.outlet) for row in clean.guard.values)
+    assert sorted((row.text, row.outlet) for row in answer.guard.values) == sorted(
+        (row.text, row.outlet) for row in clean.guard.values
+    )
 
 
-def test_a_file_removed_while_the_index_is_built_is_skipped_then_dropped(seed_corpus, tmp_path, fake_embedder, caplog, monkeypatch):
+def test_a_file_removed_while_the_index_is_built_is_skipped_then_dropped(
+    seed_corpus, tmp_path, fake_embedder, caplog, monkeypatch
+):
     import rag.index
 
     vanishing = seed_corpus / UPI
@@ -89,7 +117,7 @@ def test_a_file_removed_while_the_index_is_built_is_skipped_then_dropped(seed_co
         return files
 
     monkeypatch.setattr(rag.index, "list_corpus", list_then_remove)
-    report = build_index(seed_corpus, tmp_path / "index", fake_embedder)
+    report = update_index(seed_corpus, tmp_path / "index", fake_embedder)
     monkeypatch.undo()
     assert report.skipped == [UPI]
     assert warnings_about(caplog, UPI) == [f"skipping {UPI}: cannot read it (No such file or directory)"]
@@ -109,14 +137,23 @@ def test_a_file_removed_between_questions_is_no_longer_cited(seed_corpus, tmp_pa
     assert "1.5 million" not in answer.text
 
 
-@pytest.mark.parametrize("files, warnings, error", [
-    ({}, [], "no article files in {corpus}: add .txt, .md or .html files"),
-    ({"report.pdf": b"%PDF-1.7\n", "notes.docx": b"PK\x03\x04"}, [], "no article files in {corpus}"),
-    ({"empty.txt": b"", "photo.txt": PNG}, ["skipping empty.txt: the file is empty", "skipping photo.txt: it is a binary file, not text"],
-     "no readable article in {corpus}: every file was empty, binary or furniture only"),
-], ids=["empty-folder", "no-supported-files", "nothing-readable"])
-def test_a_corpus_with_nothing_to_index_is_refused_and_the_old_index_kept(tmp_path, fake_embedder, capsys, files, warnings, error):
-    before = build_index(SEEDS, tmp_path / "index", fake_embedder).index
+@pytest.mark.parametrize(
+    "files, warnings, error",
+    [
+        ({}, [], "no article files in {corpus}: add .txt, .md or .html files"),
+        ({"report.pdf": b"%PDF-1.7\n", "notes.docx": b"PK\x03\x04"}, [], "no article files in {corpus}"),
+        (
+            {"empty.txt": b"", "photo.txt": PNG},
+            ["skipping empty.txt: the file is empty", "skipping photo.txt: it is a binary file, not text"],
+            "no readable article in {corpus}: every file was empty, binary or furniture only",
+        ),
+    ],
+    ids=["empty-folder", "no-supported-files", "nothing-readable"],
+)
+def test_a_corpus_with_nothing_to_index_is_refused_and_the_old_index_kept(
+    tmp_path, fake_embedder, capsys, files, warnings, error
+):
+    before = update_index(SEEDS, tmp_path / "index", fake_embedder).index
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     for name, content in files.items():
@@ -137,8 +174,23 @@ def test_cli_index_of_a_messy_folder_warns_once_per_bad_file_and_indexes_the_res
         (seed_corpus / name).write_bytes(content)
     (seed_corpus / "malaga.txt").write_bytes(f"{ACCENTED}\n".encode("cp1252"))
     (seed_corpus / "001_copy.txt").write_bytes((seed_corpus / UPI).read_bytes())
-    result = subprocess.run([sys.executable, "-m", "rag.cli", "index", "--corpus", str(seed_corpus), "--index", str(tmp_path / "index"), "--json"],
-                            capture_output=True, text=True, timeout=600, cwd=ROOT)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rag.cli",
+            "index",
+            "--corpus",
+            str(seed_corpus),
+            "--index",
+            str(tmp_path / "index"),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]

@@ -12,13 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SEEDS, FakeEmbedder
 
 from rag.answer import Pipeline
 from rag.cli import main
 from rag.errors import IndexStateError
-from rag.index import build_index, load_index, open_index
-
-from conftest import SEEDS, FakeEmbedder
+from rag.index import load_index, open_index, update_index
 
 TESTS = Path(__file__).resolve().parent
 CAP = "How many barrels of refined oil may North Korea import per year under the U.N. cap?"
@@ -26,7 +25,9 @@ CHANGED = "001_25f5c16d28b27090.txt"
 
 
 def change_corpus(corpus: Path) -> None:
-    (corpus / CHANGED).write_text("A harbour article that replaces the UPI page, written for this test, ends here.\n" * 3)
+    (corpus / CHANGED).write_text(
+        "A harbour article that replaces the UPI page, written for this test, ends here.\n" * 3
+    )
 
 
 # --- missing ------------------------------------------------------------------------------------
@@ -42,7 +43,7 @@ def empty_directory(index: Path) -> None:
 
 def generation_deleted(index: Path) -> None:
     """`current` points at a generation someone deleted by hand."""
-    shutil.rmtree(build_index(SEEDS, index, FakeEmbedder()).index.directory)
+    shutil.rmtree(update_index(SEEDS, index, FakeEmbedder()).index.directory)
 
 
 @pytest.mark.parametrize("make", [no_directory, empty_directory, generation_deleted])
@@ -65,7 +66,7 @@ import os, signal, sys
 sys.path.insert(0, {tests!r})
 import bm25s, faiss, numpy
 from conftest import FakeEmbedder
-from rag.index import build_index
+from rag.index import update_index
 
 owner, name = {step!r}.rsplit(".", 1)
 target = {{"numpy": numpy, "faiss": faiss, "bm25s.BM25": bm25s.BM25, "os": os}}[owner]
@@ -77,20 +78,22 @@ def die(*args, **kwargs):
     os.kill(os.getpid(), signal.SIGKILL)
 
 setattr(target, name, die)
-build_index({corpus!r}, {index!r}, FakeEmbedder())
+update_index({corpus!r}, {index!r}, FakeEmbedder())
 """
 
 
 @pytest.mark.parametrize("step", ["numpy.save", "faiss.write_index", "bm25s.BM25.save", "os.symlink", "os.replace"])
 def test_a_build_killed_at_any_step_leaves_the_previous_index_usable(seed_corpus, tmp_path, fake_embedder, step):
     index = tmp_path / "index"
-    before = build_index(seed_corpus, index, fake_embedder).index
+    before = update_index(seed_corpus, index, fake_embedder).index
     change_corpus(seed_corpus)
     script = KILL_DURING_BUILD.format(tests=str(TESTS), step=step, corpus=str(seed_corpus), index=str(index))
     killed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert killed.returncode == -9, killed.stderr
     survivor = load_index(index)
-    assert survivor.directory == before.directory and [c.text for c in survivor.chunks] == [c.text for c in before.chunks]
+    assert survivor.directory == before.directory and [c.text for c in survivor.chunks] == [
+        c.text for c in before.chunks
+    ]
     assert len(list(index.glob("gen-*"))) == 2, "the killed build left its partial generation behind"
     rebuilt = open_index(seed_corpus, index, fake_embedder)
     assert any("harbour article" in c.text for c in rebuilt.chunks)
@@ -101,8 +104,10 @@ def test_a_build_killed_at_any_step_leaves_the_previous_index_usable(seed_corpus
 
 
 def test_the_manifest_hashes_every_file_of_the_index(seed_corpus, tmp_path, fake_embedder):
-    index = build_index(seed_corpus, tmp_path / "index", fake_embedder).index
-    written = {p.relative_to(index.directory).as_posix() for p in index.directory.rglob("*") if p.is_file()} - {"manifest.json"}
+    index = update_index(seed_corpus, tmp_path / "index", fake_embedder).index
+    written = {p.relative_to(index.directory).as_posix() for p in index.directory.rglob("*") if p.is_file()} - {
+        "manifest.json"
+    }
     assert set(index.manifest.artifacts) == written
     assert any(name.startswith("bm25/") for name in written)
 
@@ -121,13 +126,19 @@ def truncate(path: Path) -> None:
 
 
 @pytest.mark.parametrize("damage", [flip_a_byte, truncate])
-@pytest.mark.parametrize("name", ["documents.json", "chunks.json", "vectors.npy", "bm25/vocab.index.json", "bm25/data.csc.index.npy"])
+@pytest.mark.parametrize(
+    "name", ["documents.json", "chunks.json", "vectors.npy", "bm25/vocab.index.json", "bm25/data.csc.index.npy"]
+)
 def test_a_damaged_index_file_is_refused_clearly_and_rebuilt(seed_corpus, tmp_path, fake_embedder, name, damage):
-    before = build_index(seed_corpus, tmp_path / "index", fake_embedder).index
+    before = update_index(seed_corpus, tmp_path / "index", fake_embedder).index
     damage(before.directory / name)
-    with pytest.raises(IndexStateError, match=f"the index file .*{name} is missing or damaged; run `rag index` to rebuild it"):
+    with pytest.raises(
+        IndexStateError, match=f"the index file .*{name} is missing or damaged; run `rag index` to rebuild it"
+    ):
         load_index(tmp_path / "index")
-    with pytest.raises(IndexStateError, match=f"^the index file .*{name} is missing or damaged; run `rag index` to rebuild it$"):
+    with pytest.raises(
+        IndexStateError, match=f"^the index file .*{name} is missing or damaged; run `rag index` to rebuild it$"
+    ):
         Pipeline(seed_corpus, tmp_path / "index", embedder=fake_embedder, generator=None, rebuild=False).ask(CAP)
     rebuilt = Pipeline(seed_corpus, tmp_path / "index", embedder=fake_embedder, generator=None)
     assert [c.text for c in rebuilt.index.chunks] == [c.text for c in before.chunks]
@@ -146,7 +157,7 @@ class OtherEmbedder(FakeEmbedder):
 
 
 def test_an_index_built_with_another_embedding_model_is_fully_rebuilt(seed_corpus, tmp_path, fake_embedder):
-    build_index(seed_corpus, tmp_path / "index", fake_embedder)
+    update_index(seed_corpus, tmp_path / "index", fake_embedder)
     other = OtherEmbedder()
     with pytest.raises(IndexStateError, match="built with embedding model fake-bow, now other-model"):
         open_index(seed_corpus, tmp_path / "index", other, rebuild=False)
@@ -160,8 +171,16 @@ def test_an_index_built_with_another_embedding_model_is_fully_rebuilt(seed_corpu
 
 _read_only: set[str] = set()
 _WRITING = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
-_CHANGING = {"os.mkdir": (0,), "os.remove": (0,), "os.rmdir": (0,), "os.rename": (0, 1), "os.symlink": (1,), "os.link": (1,),
-             "os.truncate": (0,), "os.chmod": (0,)}
+_CHANGING = {
+    "os.mkdir": (0,),
+    "os.remove": (0,),
+    "os.rmdir": (0,),
+    "os.rename": (0, 1),
+    "os.symlink": (1,),
+    "os.link": (1,),
+    "os.truncate": (0,),
+    "os.chmod": (0,),
+}
 
 
 def _refuse_writes(event: str, args: tuple) -> None:
@@ -174,7 +193,9 @@ def _refuse_writes(event: str, args: tuple) -> None:
     else:
         paths = [args[i] for i in _CHANGING.get(event, ())]
     for path in paths:
-        if isinstance(path, (str, bytes, os.PathLike)) and any(os.path.abspath(os.fsdecode(path)).startswith(d) for d in _read_only):
+        if isinstance(path, (str, bytes, os.PathLike)) and any(
+            os.path.abspath(os.fsdecode(path)).startswith(d) for d in _read_only
+        ):
             raise OSError(errno.EROFS, "Read-only file system", os.fsdecode(path))
 
 
@@ -191,22 +212,36 @@ def read_only(directory: Path):
 
 
 def test_a_fresh_index_on_a_read_only_disk_answers_without_writing(seed_corpus, tmp_path, fake_embedder):
-    build_index(seed_corpus, tmp_path / "index", fake_embedder)
+    update_index(seed_corpus, tmp_path / "index", fake_embedder)
     with read_only(tmp_path / "index"):
         with pytest.raises(OSError, match="Read-only"):
             (tmp_path / "index" / "probe").write_text("the simulation refuses writes")
         for rebuild in (False, True):
-            assert "500,000" in Pipeline(seed_corpus, tmp_path / "index", embedder=fake_embedder, generator=None, rebuild=rebuild).ask(CAP).text
+            assert (
+                "500,000"
+                in Pipeline(seed_corpus, tmp_path / "index", embedder=fake_embedder, generator=None, rebuild=rebuild)
+                .ask(CAP)
+                .text
+            )
 
 
-def test_a_stale_index_on_a_read_only_disk_is_refused_in_one_line_and_kept(seed_corpus, tmp_path, fake_embedder, capsys):
-    before = build_index(seed_corpus, tmp_path / "index", fake_embedder).index
+def test_a_stale_index_on_a_read_only_disk_is_refused_in_one_line_and_kept(
+    seed_corpus, tmp_path, fake_embedder, capsys
+):
+    before = update_index(seed_corpus, tmp_path / "index", fake_embedder).index
     change_corpus(seed_corpus)
     with read_only(tmp_path / "index"):
-        with pytest.raises(IndexStateError, match=r"cannot write the index in .*index \(Read-only file system\); pass --index with a writable directory"):
+        with pytest.raises(
+            IndexStateError,
+            match=r"cannot write the index in .*index \(Read-only file system\); pass --index with a writable directory",
+        ):
             Pipeline(seed_corpus, tmp_path / "index", embedder=fake_embedder, generator=None).ask(CAP)
         assert main(["index", "--corpus", str(seed_corpus), "--index", str(tmp_path / "index")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: cannot write the index") and "Read-only file system" in err and len(err.strip().splitlines()) == 1
+    assert (
+        err.startswith("error: cannot write the index")
+        and "Read-only file system" in err
+        and len(err.strip().splitlines()) == 1
+    )
     after = load_index(tmp_path / "index")
     assert after.directory == before.directory and [c.text for c in after.chunks] == [c.text for c in before.chunks]

