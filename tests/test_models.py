@@ -1,8 +1,8 @@
-"""The generator seam: how llama.cpp replies are streamed and serialised, with a fake llama object."""
+"""The generator seam: how llama.cpp scoring is serialised on the model's own thread, with a fake model."""
 
-import itertools
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -10,78 +10,43 @@ from rag.errors import ModelError
 from rag.models import LlamaCppGenerator, bundled_gguf, check_gguf, resolve_generator
 
 
-class FakeLlama:
-    """Streams a fixed reply slowly and counts replies that run at the same time."""
+class FakeScoring:
+    """Stands in for the llama.cpp work of one score: counts scores that run at the same time, and threads."""
 
-    metadata = {"tokenizer.chat_template": "{{ messages }}"}
+    def __init__(self):
+        self.active = self.overlaps = 0
+        self.threads: set[int] = set()
 
-    def __init__(self, reply="The cap is 500,000 barrels a year [1]."):
-        self.reply = reply
-        self.active = self.overlaps = self.resets = 0
-
-    def reset(self):
-        self.resets += 1
-
-    def create_chat_completion(self, messages, **kwargs):
+    def __call__(self, prompt, continuation):
         self.active += 1
         self.overlaps += self.active > 1
-        try:
-            for word in self.reply.split(" "):
-                time.sleep(0.002)
-                yield {"choices": [{"delta": {"content": word + " "}}]}
-        finally:
-            self.active -= 1
+        self.threads.add(threading.get_ident())
+        time.sleep(0.002)
+        self.active -= 1
+        return -float(len(continuation))
 
 
 @pytest.fixture
-def generator():
+def generator(monkeypatch):
     generator = LlamaCppGenerator(bundled_gguf("smollm2"), name="fake")
-    generator.__dict__["llm"] = FakeLlama()  # the cached model, replaced before first use
+    monkeypatch.setattr(generator, "_log_likelihood", FakeScoring())
     return generator
 
 
-MESSAGES = [{"role": "user", "content": "How many barrels?"}]
+def test_scores_asked_from_many_threads_run_one_at_a_time_on_one_thread(generator):
+    with ThreadPoolExecutor(8) as pool:
+        scores = list(pool.map(lambda c: generator.log_likelihood("Question?", c), ["a", "bb", "ccc"] * 10))
+    assert scores == [-1.0, -2.0, -3.0] * 10
+    assert generator._log_likelihood.overlaps == 0 and len(generator._log_likelihood.threads) == 1
 
 
-def test_a_reply_pulled_on_changing_threads_completes(generator):
-    """Web servers pull each piece on whichever worker is free; the model's lock must not care."""
-    stream = generator.generate(MESSAGES, max_tokens=32)
-    pieces, errors = [], []
+def test_a_model_error_reaches_the_caller_and_frees_the_model(generator, monkeypatch):
+    def broken(prompt, continuation):
+        raise ValueError("llama_decode returned -1")
 
-    def pull_one():
-        try:
-            pieces.append(next(stream))
-        except StopIteration:
-            pieces.append(None)
-        except Exception as exc:
-            errors.append(exc)
-
-    while not pieces or pieces[-1] is not None:
-        worker = threading.Thread(target=pull_one)
-        worker.start()
-        worker.join()
-        assert not errors
-    assert "".join(pieces[:-1]).strip() == generator.llm.reply
-
-
-def test_two_replies_read_in_turns_never_run_in_the_model_together(generator):
-    first = generator.generate(MESSAGES, max_tokens=32)
-    second = generator.generate(MESSAGES, max_tokens=32)
-    texts = ["", ""]
-    for a, b in itertools.zip_longest(first, second):
-        texts[0] += a or ""
-        texts[1] += b or ""
-    assert texts[0] == texts[1] and texts[0].strip() == generator.llm.reply
-    assert generator.llm.overlaps == 0 and generator.llm.resets == 2
-
-
-def test_a_model_error_reaches_the_reader(generator):
-    def broken(*args, **kwargs):
-        raise ValueError("Requested tokens exceed context window")
-
-    generator.llm.create_chat_completion = broken
-    with pytest.raises(ValueError, match="context window"):
-        list(generator.generate(MESSAGES, max_tokens=8))
+    monkeypatch.setattr(generator, "_log_likelihood", broken)
+    with pytest.raises(ValueError, match="llama_decode"):
+        generator.log_likelihood("Question?", " answer")
     assert generator.lock.acquire(timeout=1), "the lock was left held after the error"
     generator.lock.release()
 
