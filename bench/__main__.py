@@ -9,14 +9,14 @@ import os
 import sys
 import time
 
-from bench import ask, coldstart, embedding, generation, retrieval, train_reader
+from bench import ask, coldstart, embedding, retrieval, scoring, train_reader
 from bench.common import Figure, format_table, machine, peak_rss_mib
 
 # Cheapest first; retrieval last: it holds millions of vectors.
 PARTS = {
     "coldstart": coldstart.run,
     "embedding": embedding.run,
-    "generation": generation.run,
+    "scoring": scoring.run,
     "ask": ask.run,
     "retrieval": retrieval.run,
 }

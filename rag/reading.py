@@ -143,10 +143,11 @@ def _word_index(sentence: AnnotatedSentence, offset: int) -> int:
     return sum(w.start < offset for w in sentence.words)
 
 
-def _distance(span: tuple[int, int], places: list[int]) -> int:
-    """Words between a span (first word, one past its last) and the nearest of some word positions."""
+def _distance(span: tuple[int, int], places: list[int]) -> float:
+    """Words between a span (first word, one past its last) and the nearest of some word positions outside
+    it (a question word inside a candidate makes it a restatement, not near); infinite when there are none."""
     first, last = span
-    return min(max(first - p, p - last + 1, 0) for p in places)
+    return min((first - p if p < first else p - last + 1 for p in places if not first <= p < last), default=math.inf)
 
 
 def find_candidates(question: str, passages: Sequence[Passage], embedder: Embedder) -> list[Candidate]:
@@ -180,7 +181,9 @@ def find_candidates(question: str, passages: Sequence[Passage], embedder: Embedd
             "rank": 1.0 / n,
         }
         for mention in sentence.mentions:
-            features = mention_features(mention, asked_for.type, asked, question_stems, question_lemmas)
+            features = mention_features(
+                mention, asked_for.type, asked_for.focus, asked, question_stems, question_lemmas
+            )
             if features is None:
                 continue
             span = (_word_index(sentence, mention.start), _word_index(sentence, mention.end))
@@ -202,20 +205,41 @@ def find_candidates(question: str, passages: Sequence[Passage], embedder: Embedd
                     group=passage.group,
                 )
             )
+    add_relative_features(candidates)
+    return candidates
+
+
+def add_relative_features(candidates: list[Candidate]) -> None:
+    """Features that compare a candidate with the others: how many distinct stories and mentions state it,
+    how its sentence's closeness to the question compares with the closest one, and whether a longer
+    candidate of its sentence holds it ("Williams" in "Serena Williams") or it holds a shorter one."""
     groups: dict[str, set[str]] = {}
     counts: dict[str, int] = {}
+    by_sentence: dict[tuple[int, int], list[Candidate]] = {}
     for c in candidates:
         groups.setdefault(c.key, set()).add(c.group)
         counts[c.key] = counts.get(c.key, 0) + 1
+        by_sentence.setdefault((c.n, c.start), []).append(c)
+    closest = max((c.features["cosine"] for c in candidates), default=0.0)
     for c in candidates:
-        c.features["sources"] = math.log1p(len(groups[c.key]))
-        c.features["repeats"] = math.log1p(counts[c.key])
-    return candidates
+        neighbours = [o.key for o in by_sentence[c.n, c.start] if o.key != c.key]
+        c.features |= {
+            "sources": math.log1p(len(groups[c.key])),
+            "repeats": math.log1p(counts[c.key]),
+            "cosine_gap": c.features["cosine"] - closest,
+            "inside_longer": float(any(_holds(o, c.key) for o in neighbours)),
+            "holds_shorter": float(any(_holds(c.key, o) for o in neighbours)),
+        }
+
+
+def _holds(longer: str, shorter: str) -> bool:
+    return re.search(rf"(?<!\w){re.escape(shorter)}(?!\w)", longer) is not None
 
 
 def mention_features(
     mention: Mention,
     asked_type: str,
+    focus: str | None,
     asked: Asked | None,
     question_stems: set[str],
     question_lemmas: set[str],
@@ -232,6 +256,7 @@ def mention_features(
         return None
     return {
         f"type={asked_type}|{mention.kind}": 1.0,
+        "names_focus": float(focus is not None and focus in stems),
         f"kind={mention.kind}": 1.0,
         "words": min(len(mention.text.split()), 8) / 8,
         "in_question": len(stems & question_stems) / len(stems),
@@ -337,13 +362,8 @@ def read(
     if not ranked:
         return Reading("", [], reason="the passages state nothing of the kind the question asks for")
     if ranked[0].score < ranker.threshold:
-        return Reading(
-            "",
-            [],
-            ranked,
-            f'no passage states the answer clearly enough (best candidate "{ranked[0].text}", '
-            f"score {ranked[0].score:.2f} < {ranker.threshold:.2f})",
-        )
+        # The reason names no candidate: a refusal that states a figure still suggests one.
+        return Reading("", [], ranked, "no passage states the answer clearly enough")
     used = generator is not None and ranker.model_weight > 0
     if used:
         ranked = model_choice(question, ranked, generator, ranker)
