@@ -239,3 +239,21 @@ def test_a_question_in_another_language_is_answered_or_declined_never_misquoted(
     else:
         assert any(figure in c.quote for c in answer.citations), answer.text
         assert unsupported_numbers(answer.text, answer.passages) == []
+
+
+@pytest.mark.parametrize(
+    "question, figure",
+    [
+        ("¿Cuántos containers de munitions ha enviado North Korea a Russia desde July?", "7,000"),
+        ("Wie viele containers munitions hat North Korea seit July an Russia geschickt?", "7,000"),
+    ],
+    ids=["spanish", "german"],
+)
+def test_a_question_in_another_language_that_keeps_the_articles_terms_is_answered(extractive, question, figure):
+    """Another language is not declined as such: a question that keeps the articles' names and terms, as
+    users who paste them do, is answered with the figure asked for (declining every question in another
+    language would pass the test above, not this one)."""
+    answer = extractive.ask(question)
+    assert not answer.abstained and answer.mode == "extractive"
+    assert any(figure in c.quote for c in answer.citations), answer.text
+    assert unsupported_numbers(answer.text, answer.passages) == []
