@@ -192,10 +192,10 @@ def test_respond_shows_a_user_error_in_the_reply(pipeline):
 # --- the served app ---------------------------------------------------------------------------
 
 
-def client(served_app: Server):
+def client(server: Server):
     from gradio_client import Client
 
-    return Client(served_app.url, verbose=False)
+    return Client(server.url, verbose=False)
 
 
 def conflict_values(answer: dict) -> dict[str, str]:
