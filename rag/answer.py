@@ -343,7 +343,8 @@ def ask(
         corpus_dir: the articles (.txt, .md, .html).
         rebuild: update a stale index (True) or refuse with an error (False).
     """
-    return get_pipeline(corpus_dir, index_dir, model, rebuild=rebuild).ask(question, k=k, as_of=as_of)
+    day = parse_as_of(as_of)  # a bad date fails before any model is loaded
+    return get_pipeline(corpus_dir, index_dir, model, rebuild=rebuild).ask(question, k=k, as_of=day)
 
 
 def ask_stream(
@@ -357,7 +358,8 @@ def ask_stream(
     as_of: date | str | None = None,
 ) -> Iterator[str | Answer]:
     """Like `ask`, but yields the draft's text pieces as they are generated, then the final `Answer`."""
-    return get_pipeline(corpus_dir, index_dir, model, rebuild=rebuild).stream(question, k=k, as_of=as_of)
+    day = parse_as_of(as_of)
+    return get_pipeline(corpus_dir, index_dir, model, rebuild=rebuild).stream(question, k=k, as_of=day)
 
 
 def build_index(
