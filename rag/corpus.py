@@ -216,9 +216,7 @@ def clean_text(raw: str, *, source: str, sha256: str = "") -> Document:
     """Cut a saved page down to its article paragraphs and read outlet, title, byline and date."""
     lines = [line for line in (re.sub(r"\s+", " ", line).strip() for line in raw.splitlines()) if line]
     lines = [line for line in lines if not _is_furniture(line)]
-    # Everything up to the page's last date, host or by-line near the top is header, even a title
-    # that reads like a sentence ("Things to know this week ...").
-    header_end = max((i + 1 for i, line in enumerate(lines[:HEADER_LINES]) if _is_header_line(line)), default=0)
+    header_end = _header_end(lines)
     header, body = lines[:header_end], []
     for line in lines[header_end:]:
         if body and _END_OF_ARTICLE.match(line):
@@ -258,6 +256,21 @@ def _is_paragraph(line: str) -> bool:
 
 def _dedupe_adjacent(paragraphs: list[str]) -> list[str]:
     return [p for i, p in enumerate(paragraphs) if i == 0 or p != paragraphs[i - 1]]
+
+
+def _header_end(lines: list[str]) -> int:
+    """How many lines at the top are the page header: up to its last date, host or by-line, even past a
+    title that reads like a sentence ("Things to know this week ..."). A second sentence ends the
+    search, so a date sub-heading inside an article never turns its paragraphs into header."""
+    end = sentences = 0
+    for i, line in enumerate(lines[:HEADER_LINES]):
+        if _is_header_line(line):
+            end = i + 1
+        elif _is_paragraph(line):
+            sentences += 1
+            if sentences > 1:
+                break
+    return end
 
 
 def _is_header_line(line: str) -> bool:

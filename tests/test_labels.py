@@ -100,3 +100,9 @@ def test_a_page_without_an_outlet_gets_a_neutral_label_not_its_file_name():
     passage = Passage("x#0", doc.source, doc.text, 0, len(doc.text), doc.outlet, doc.title, doc.date, doc.source, 1.0)
     assert doc.outlet is None and passage.label == UNNAMED_SOURCE
     assert not any(ch.isdigit() for ch in passage.label)
+
+
+def test_a_date_heading_inside_an_article_is_not_its_header():
+    first, second = BODY.split("\n\n")
+    doc = clean_text(f"{first}\n\n{second}\n\nMarch 3, 2031\n\n{first.replace('Monday', 'Tuesday')}", source="a.txt")
+    assert doc.text.startswith(first) and doc.date is None
