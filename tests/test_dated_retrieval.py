@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from rag.answer import Pipeline
-from rag.cli import main
+from rag.cli import format_answer, main
 from rag.errors import QuestionError
 from rag.evaluation import parse_case
 from rag.index import update_index
@@ -108,3 +108,15 @@ def test_an_eval_line_with_a_bad_as_of_is_reported_as_malformed():
     with pytest.raises(ValueError, match="as_of"):
         parse_case(json.dumps(line), 1)
     assert parse_case(json.dumps({**line, "as_of": "2031-03-14"}), 1).as_of == AS_OF
+
+
+def test_cli_and_ui_show_each_source_with_its_date(dated, fake_embedder):
+    from app import render_answer
+
+    corpus, index_dir, _, _ = dated
+    pipeline = Pipeline(corpus, index_dir, "extractive", embedder=fake_embedder)
+    answer = pipeline.ask("Did cars cross the old harbour span again after the closure for repairs?", as_of=AS_OF)
+    assert answer.citations and answer.citations[0].date == "2031-03-12"
+    assert "Harbourgazette, 2031-03-12:" in format_answer(answer) and "as of 2031-03-14" in format_answer(answer)
+    panel = render_answer(answer)
+    assert "Harbourgazette · 2031-03-12" in panel and "as of 2031-03-14" in panel
