@@ -60,7 +60,6 @@ class Citation:
 @dataclass
 class Answer:
     question: str
-    short: str  # the asked thing ("Kansas"); "" when the corpus does not answer
     text: str  # the short answer, its citation and the quoted sentence that states it: 'Kansas [2] — "…"'
     citations: list[Citation]
     passages: list[Passage]
@@ -71,6 +70,7 @@ class Answer:
     timings: dict[str, float]
     notes: list[str] = field(default_factory=list)  # what was trimmed or rejected, for the curious
     as_of: date | None = None  # the day the question was asked: later articles were left out
+    short: str = ""  # the asked thing ("Kansas"), which `text` leads with; "" when the corpus does not answer
 
     def to_dict(self) -> dict:
         return {

@@ -19,7 +19,7 @@ import json
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
@@ -289,13 +289,33 @@ def learned_ranker(path: Path = WEIGHTS_FILE) -> Ranker:
     return Ranker(data["weights"], data["bias"], data["threshold"], data.get("model_weight", 0.0))
 
 
+# A name the articles shorten after first mention ("Williams" for "Serena Williams") is answered in full.
+_NAME_KINDS = ("PERSON", "ORG")
+_MAX_NAME_WORDS = 4
+
+
+def full_names(candidates: Sequence[Candidate]) -> dict[str, Candidate]:
+    """For each short name, a mention of the full name it shortens ("williams" -> "Serena Williams")."""
+    names = [c for c in candidates if c.kind in _NAME_KINDS and len(c.text.split()) <= _MAX_NAME_WORDS]
+    found: dict[str, Candidate] = {}
+    for short in names:
+        longer = [c for c in names if c.kind == short.kind and c.key.endswith(" " + short.key)]
+        if longer:
+            found[short.key] = max(longer, key=lambda c: (len(c.key), c.score))
+    return found
+
+
 def rank(candidates: list[Candidate], ranker: Ranker) -> list[Candidate]:
-    """One candidate per distinct text (its best-scored mention), best first."""
-    best: dict[str, Candidate] = {}
+    """One candidate per distinct answer, best first: a text's best-scored mention, a short name counted
+    with its full name and answered by a mention of the full name (which its sentence states)."""
     for c in candidates:
         c.score = ranker.probability(c.features)
-        if c.key not in best or c.score > best[c.key].score:
-            best[c.key] = c
+    full = full_names(candidates)
+    best: dict[str, Candidate] = {}
+    for c in candidates:
+        shown = full.get(c.key, c)
+        if shown.key not in best or c.score > best[shown.key].score:
+            best[shown.key] = c if shown is c else replace(shown, score=c.score)
     return sorted(best.values(), key=lambda c: -c.score)
 
 

@@ -26,7 +26,7 @@ from rag.retrieval import Passage
 
 KANSAS = (
     "Kansas voters on Tuesday rejected an amendment that would have removed abortion protections from the state "
-    "constitution. The vote was the first test of abortion rights since the Supreme Court overturned Roe v. Wade."
+    "constitution. The vote was the first test of abortion rights since the Supreme Court overturned Tuesday."
 )
 CAP = (
     "Under the UN Security Council resolutions, North Korea can import no more than 500,000 barrels of refined "
@@ -147,19 +147,27 @@ def test_a_model_only_reorders_the_candidates_the_sources_state():
     ranked = rank(find_candidates(question, [passage(KANSAS)], FakeEmbedder()), ranker)
     assert ranked[0].text == "Kansas"
     # A model that prefers another candidate moves it first; one that prefers a word no source states moves nothing.
-    chooser = FakeGenerator(prefer="Roe v. Wade")
+    chooser = FakeGenerator(prefer="Tuesday")
     chosen = model_choice(question, ranked, chooser, ranker)
-    assert chosen[0].text == "Roe v. Wade" and {c.text for c in chosen} == {c.text for c in ranked}
+    assert chosen[0].text == "Tuesday" and {c.text for c in chosen} == {c.text for c in ranked}
     assert all(prompt.endswith("Short answer:") and question in prompt for prompt, _ in chooser.calls)
     assert len(chooser.calls) == min(5, len(ranked))
     invented = model_choice(question, ranked, FakeGenerator(prefer="Missouri"), ranker)
     assert [c.text for c in invented] == [c.text for c in ranked]
-    reading = read(question, [passage(KANSAS)], FakeEmbedder(), FakeGenerator(prefer="Roe v. Wade"), ranker)
-    assert reading.short == "Roe v. Wade" and reading.model_used
+    reading = read(question, [passage(KANSAS)], FakeEmbedder(), FakeGenerator(prefer="Tuesday"), ranker)
+    assert reading.short == "Tuesday" and reading.model_used
 
 
 def test_a_model_without_weight_is_not_asked():
     ranker = Ranker({"type=which_place|GPE": 3.0}, bias=-1.0, threshold=0.1)
-    scorer = FakeGenerator(prefer="Roe v. Wade")
+    scorer = FakeGenerator(prefer="Tuesday")
     reading = read("Which state rejected the amendment?", [passage(KANSAS)], FakeEmbedder(), scorer, ranker)
     assert reading.short == "Kansas" and not reading.model_used and scorer.calls == []
+
+
+def test_a_shortened_name_is_answered_in_full_from_a_sentence_that_states_it():
+    first = "Tennis champion Serena Williams won 23 grand slam titles."
+    later = "Williams said she would retire after the US Open."
+    ranker = Ranker({"type=which_person|PERSON": 3.0, "sentence_overlap": 4.0}, bias=-2.0, threshold=0.1)
+    reading = read("Which tennis player will retire?", [passage(first + " " + later)], FakeEmbedder(), ranker=ranker)
+    assert reading.short == "Serena Williams" and reading.sentences[0].text == first
