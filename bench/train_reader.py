@@ -29,7 +29,7 @@ from bench.common import Figure
 from rag.chunking import chunk_document
 from rag.corpus import CorpusFile, group_near_duplicates, read_document
 from rag.evaluation import contains
-from rag.reading import WEIGHTS_FILE, Candidate, Ranker, find_candidates, rank
+from rag.reading import WEIGHTS_FILE, Candidate, Ranker, find_candidates, learned_ranker, rank
 from rag.retrieval import DEFAULT_K, Passage, reciprocal_rank_fusion
 
 KEYWORD_POOL = 12
@@ -208,7 +208,9 @@ def run(argv: list[str] | None = None) -> list[Figure]:
                     f"the best candidates were right at most {LOW_PRECISION:.0%} of the time on train: abstain.",
                     "bias": ranker.bias,
                     "threshold": threshold,
-                    "model_weight": 0.0,
+                    # Not fitted here (scoring train candidates with a model is too slow on 2 cores): the weight
+                    # of a loaded model's vote, kept from the file; chosen on dev by `rag eval --model`.
+                    "model_weight": learned_ranker().model_weight if WEIGHTS_FILE.exists() else 1.0,
                     "figures": found,
                     "weights": dict(sorted(ranker.weights.items())),
                 },
