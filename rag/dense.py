@@ -78,13 +78,14 @@ class DenseIndex:
         """Row numbers of chunk ids (every id must be in the index)."""
         return self._order[np.searchsorted(self._sorted_ids, ids)]
 
-    def search(self, query: np.ndarray, n: int) -> list[tuple[int, float]]:
-        """The n best rows for one unit query vector, best first, with inner-product scores."""
+    def search(self, query: np.ndarray, n: int, *, rerank: int = RERANK) -> list[tuple[int, float]]:
+        """The n best rows for one unit query vector, best first, with inner-product scores (IVF-PQ:
+        the best `rerank` by their codes, re-scored with their exact vectors)."""
         n = min(n, self.ntotal)
         if n <= 0:
             return []
         query = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
-        shortlist = n if self.info.kind == "flat" else min(max(n, RERANK), self.ntotal)
+        shortlist = n if self.info.kind == "flat" else min(max(n, rerank), self.ntotal)
         scores, ids = self.faiss_index.search(query, shortlist)
         keep = ids[0] >= 0
         rows, scores = self.rows(ids[0][keep]), scores[0][keep]

@@ -72,7 +72,7 @@ class BuildReport:
 
 
 class Index:
-    """A loaded index generation: documents, chunks, their vectors (memory-mapped) and both search structures."""
+    """A loaded index generation: documents, chunks, their vectors (memory-mapped beside IVF-PQ), both searches."""
 
     def __init__(
         self,

@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -173,7 +174,7 @@ def require_ray():
 @pytest.fixture(scope="module")
 def local_cluster():
     ray = require_ray()
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING")
     yield ray
     ray.shutdown()
 
@@ -216,11 +217,16 @@ def test_rag_index_takes_the_address_of_a_cluster_started_with_ray_start(seed_co
     require_ray()
     port = free_port()
     ray_bin = shutil.which("ray", path=os.path.dirname(sys.executable))
+    # Its own temporary directory (short: Ray's socket paths must fit 107 characters), so the address
+    # file `ray start` leaves behind never points another test's ray.init() at this cluster.
+    ray_tmp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
+    env = {**os.environ, "RAY_TMPDIR": ray_tmp}
     head = subprocess.Popen(
         [ray_bin, "start", "--head", "--block", f"--port={port}", "--num-cpus=2", "--include-dashboard=false"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
+        env=env,
     )
     try:
         command = [sys.executable, "-m", "rag.cli", "index", "--json", "--corpus", str(seed_corpus)]
@@ -231,6 +237,7 @@ def test_rag_index_takes_the_address_of_a_cluster_started_with_ray_start(seed_co
                 capture_output=True,
                 text=True,
                 timeout=600,
+                env=env,
             )
             if result.returncode == 0 or time.monotonic() > deadline:
                 break
@@ -241,3 +248,4 @@ def test_rag_index_takes_the_address_of_a_cluster_started_with_ray_start(seed_co
     finally:
         os.killpg(head.pid, 15)  # the head's own process group: the processes `ray start` started
         head.wait(timeout=60)
+        shutil.rmtree(ray_tmp, ignore_errors=True)
