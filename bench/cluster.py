@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -46,8 +47,21 @@ def ingestion(articles: int = ARTICLES) -> list[Figure]:
     import ray
 
     from rag.answer import shared_embedder
-    from rag.cluster import build_index_on_ray
-    from rag.index import update_index
+    from rag.chunking import ChunkSettings
+    from rag.cluster import encode_on_ray, stream_on_ray
+    from rag.index import Processed, update_index
+    from rag.models import SentenceTransformerEmbedder
+
+    arrivals: list[tuple[float, int]] = []  # when each article came back from the cluster, its chunks
+
+    def on_ray(files):
+        processed = Processed({}, {}, {})
+        for source, document, chunks, vectors in stream_on_ray(
+            files, SentenceTransformerEmbedder, ChunkSettings(), workers=RAY_WORKERS
+        ):
+            arrivals.append((time.perf_counter(), len(chunks)))
+            processed.documents[source], processed.chunks[source], processed.vectors[source] = document, chunks, vectors
+        return processed
 
     embedder = shared_embedder()
     embedder.embed(["warm-up"])
@@ -58,20 +72,28 @@ def ingestion(articles: int = ARTICLES) -> list[Figure]:
             ray.init, address="local", num_cpus=RAY_WORKERS, include_dashboard=False, logging_level="WARNING"
         )
         try:
-            ray_s, on_ray = timed(build_index_on_ray, corpus, tmp / "ray", workers=RAY_WORKERS)
+            ray_s, on_ray_report = timed(
+                update_index, corpus, tmp / "ray", embedder, process=on_ray, encode=encode_on_ray
+            )
         finally:
             ray.shutdown()
         chunks = len(local.index.chunks)
-        same = on_ray.index.chunks == local.index.chunks and np.allclose(
-            on_ray.index.vectors, local.index.vectors, atol=1e-5
+        same = on_ray_report.index.chunks == local.index.chunks and np.allclose(
+            on_ray_report.index.vectors, local.index.vectors, atol=1e-5
         )
-    per_worker = chunks / ray_s / RAY_WORKERS
+    # Once the first batch is back, every worker has loaded its model: the rate from there on is the
+    # steady rate a long build runs at.
+    first = min(t for t, _ in arrivals)
+    later = [(t, n) for t, n in arrivals if t > first]
+    steady = rate(sum(n for _, n in later), max(t for t, _ in later) - first) if later else None
+    per_worker = (steady or rate(chunks, ray_s)) / RAY_WORKERS
     figures = [
         Figure("cluster ingest", "corpus", f"{articles} articles, {chunks} chunks"),
         Figure("cluster ingest", "local update_index", rate(chunks, local_s), "chunks/s"),
         Figure("cluster ingest", f"Ray start (local cluster, {RAY_WORKERS} CPUs)", start_s, "s"),
-        Figure("cluster ingest", f"Ray build_index_on_ray ({RAY_WORKERS} workers)", rate(chunks, ray_s), "chunks/s"),
-        Figure("cluster ingest", "Ray rate per worker", per_worker, "chunks/s"),
+        Figure("cluster ingest", f"Ray build, {RAY_WORKERS} workers, end to end", rate(chunks, ray_s), "chunks/s"),
+        Figure("cluster ingest", f"Ray build, {RAY_WORKERS} workers, after model load", steady, "chunks/s"),
+        Figure("cluster ingest", "Ray rate per worker (after model load)", per_worker, "chunks/s"),
         Figure("cluster ingest", "same chunks, vectors within 1e-5", "yes" if same else "NO"),
     ]
     for workers in (16, 64, 256):

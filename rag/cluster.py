@@ -16,6 +16,7 @@ the same path (shared storage). Ray is imported only inside the functions below.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
@@ -103,13 +104,37 @@ def process_on_ray(
     progress: bool = False,
 ) -> Processed:
     """Read, clean, chunk and embed the files on the cluster; the results, collected on the driver."""
+    processed = Processed({}, {}, {})
+    bar = _progress(len(files)) if progress and files else None
+    for source, document, chunks, vectors in stream_on_ray(files, make_embedder, settings, workers=workers):
+        processed.documents[source] = document
+        if document is not None:
+            processed.chunks[source] = chunks
+            processed.vectors[source] = vectors
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(chunks=sum(len(c) for c in processed.chunks.values()), refresh=False)
+    if bar is not None:
+        bar.close()
+    return processed
+
+
+def stream_on_ray(
+    files: list[CorpusFile],
+    make_embedder: Callable[[], Embedder],
+    settings: ChunkSettings,
+    *,
+    workers: int | None = None,
+) -> Iterator[tuple[str, Document | None, list[Chunk], np.ndarray]]:
+    """Each file's document (None when it holds no article), chunks and vectors, as the cluster finishes
+    them (in no fixed order)."""
     import ray
 
-    processed = Processed({}, {}, {})
     if not files:
-        return processed
+        return
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # our bar counts articles and chunks; Ray's count blocks per step
+    logging.getLogger("ray.data").setLevel(logging.WARNING)  # not a line per dataset started and finished
     workers = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
     dataset = (
         ray.data.from_items(
@@ -125,26 +150,16 @@ def process_on_ray(
             num_cpus=1,
         )
     )
-    bar = _progress(len(files)) if progress else None
-    chunks_done = 0
     for batch in dataset.iter_batches(batch_size=None):
         for source, document, chunks, vectors in zip(
             batch["source"], batch["document"], batch["chunks"], batch["vectors"]
         ):
-            source = str(source)
-            processed.documents[source] = Document(**json.loads(document)) if document else None
-            if document:
-                processed.chunks[source] = [Chunk(**c) for c in json.loads(chunks)]
-                processed.vectors[source] = np.frombuffer(vectors, dtype=np.float32).reshape(
-                    len(processed.chunks[source]), -1
-                )
-                chunks_done += len(processed.chunks[source])
-        if bar is not None:
-            bar.update(len(batch["source"]))
-            bar.set_postfix(chunks=chunks_done)
-    if bar is not None:
-        bar.close()
-    return processed
+            if not document:
+                yield str(source), None, [], np.zeros((0, 0), np.float32)
+                continue
+            article_chunks = [Chunk(**c) for c in json.loads(chunks)]
+            rows = np.frombuffer(vectors, dtype=np.float32).reshape(len(article_chunks), -1)
+            yield str(source), Document(**json.loads(document)), article_chunks, rows
 
 
 def _progress(total: int):

@@ -220,7 +220,8 @@ def test_rag_index_takes_the_address_of_a_cluster_started_with_ray_start(seed_co
     # Its own temporary directory (short: Ray's socket paths must fit 107 characters), so the address
     # file `ray start` leaves behind never points another test's ray.init() at this cluster.
     ray_tmp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
-    env = {**os.environ, "RAY_TMPDIR": ray_tmp}
+    # Token authentication off: a throwaway cluster on 127.0.0.1 whose token would be another file to share.
+    env = {**os.environ, "RAY_TMPDIR": ray_tmp, "RAY_AUTH_MODE": "disabled"}
     head = subprocess.Popen(
         [ray_bin, "start", "--head", "--block", f"--port={port}", "--num-cpus=2", "--include-dashboard=false"],
         stdout=subprocess.DEVNULL,
