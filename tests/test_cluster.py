@@ -163,6 +163,16 @@ def test_an_index_above_the_threshold_is_updated_in_place_and_read_back(tmp_path
 # --- on a Ray cluster -------------------------------------------------------------------------------
 
 
+def test_without_ray_the_cluster_build_says_how_to_install_it(seed_corpus, tmp_path, monkeypatch):
+    from rag.cluster import build_index_on_ray
+    from rag.errors import ClusterError
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
+    with pytest.raises(ClusterError, match=r'^Ray is not installed: run `pip install -e "\.\[cluster\]"`'):
+        build_index_on_ray(seed_corpus, tmp_path / "index", address="auto")
+    assert not (tmp_path / "index").exists()
+
+
 def require_ray():
     if os.environ.get("CI"):
         import ray  # CI installs the cluster extra: a missing Ray must fail there, not skip
