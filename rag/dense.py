@@ -78,15 +78,28 @@ class DenseIndex:
         """Row numbers of chunk ids (every id must be in the index)."""
         return self._order[np.searchsorted(self._sorted_ids, ids)]
 
-    def search(self, query: np.ndarray, n: int, *, rerank: int = RERANK) -> list[tuple[int, float]]:
-        """The n best rows for one unit query vector, best first, with inner-product scores (IVF-PQ:
-        the best `rerank` by their codes, re-scored with their exact vectors)."""
+    def search(
+        self, query: np.ndarray, n: int, *, allowed: np.ndarray | None = None, rerank: int = RERANK
+    ) -> list[tuple[int, float]]:
+        """The n best rows for one unit query vector, best first, with inner-product scores, among the
+        `allowed` rows (a mask; None: all). IVF-PQ: the best `rerank` by their codes, re-scored with
+        their exact vectors."""
+        import faiss
+
         n = min(n, self.ntotal)
-        if n <= 0:
+        if n <= 0 or (allowed is not None and not allowed.any()):
             return []
+        params = None
+        if allowed is not None and not allowed.all():
+            selector = faiss.IDSelectorBatch(np.ascontiguousarray(self.ids[allowed], dtype=np.int64))
+            params = (
+                faiss.SearchParameters(sel=selector)
+                if self.info.kind == "flat"
+                else faiss.SearchParametersIVF(sel=selector, nprobe=self.faiss_index.nprobe)
+            )
         query = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
         shortlist = n if self.info.kind == "flat" else min(max(n, rerank), self.ntotal)
-        scores, ids = self.faiss_index.search(query, shortlist)
+        scores, ids = self.faiss_index.search(query, shortlist, params=params)
         keep = ids[0] >= 0
         rows, scores = self.rows(ids[0][keep]), scores[0][keep]
         if self.info.kind != "flat":

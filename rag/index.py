@@ -20,6 +20,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -33,7 +34,9 @@ from .models import Embedder
 
 log = logging.getLogger("rag")
 
-FORMAT_VERSION = 2  # 2: stable chunk ids (ids.npy), exact or IVF-PQ dense index (rag/dense.py)
+# 2: documents carry the date, outlet and title read from the page header (the title is no longer body text).
+# 3: stable chunk ids (ids.npy), exact or IVF-PQ dense index (rag/dense.py).
+FORMAT_VERSION = 3
 
 
 def package_version() -> str:
@@ -90,18 +93,39 @@ class Index:
         self.vectors = dense.vectors
         self.dense = dense
         self.bm25 = bm25
+        # Each chunk's publication day (date ordinal), 0 when its document is undated.
+        self.days = np.array(
+            [
+                date.fromisoformat(documents[c.source].date).toordinal() if documents[c.source].date else 0
+                for c in chunks
+            ],
+            dtype=np.int64,
+        )
 
-    def search_dense(self, query_vector: np.ndarray, n: int) -> list[tuple[int, float]]:
-        """Rows of the chunks nearest the query, best first, with their inner-product scores."""
-        return self.dense.search(query_vector, n) if self.chunks else []
+    def dated(self, until: date, since: date | None = None) -> np.ndarray:
+        """Which chunks come from documents published by `until`: undated ones included when `since`
+        is None, only those dated from `since` on otherwise."""
+        published = (self.days > 0) & (self.days <= until.toordinal())
+        return published & (self.days >= since.toordinal()) if since else published | (self.days == 0)
 
-    def search_keywords(self, query: str, n: int) -> list[tuple[int, float]]:
+    def search_dense(
+        self, query_vector: np.ndarray, n: int, allowed: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """Rows of the n chunks nearest the query, best first, with their inner-product scores, among
+        the `allowed` ones (a mask over chunks; None: all)."""
+        return self.dense.search(query_vector, n, allowed=allowed) if self.chunks else []
+
+    def search_keywords(self, query: str, n: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """The n chunks that best match the query's words (BM25), among the `allowed` ones."""
         import bm25s
 
         tokens = bm25s.tokenize([query], stopwords="en", show_progress=False)
-        if not self.chunks or not tokens.vocab:
+        if not self.chunks or not tokens.vocab or (allowed is not None and not allowed.any()):
             return []
-        ids, scores = self.bm25.retrieve(tokens, k=min(n, len(self.chunks)), show_progress=False, n_threads=1)
+        mask = allowed.astype(np.float32) if allowed is not None and not allowed.all() else None
+        ids, scores = self.bm25.retrieve(
+            tokens, k=min(n, len(self.chunks)), show_progress=False, n_threads=1, weight_mask=mask
+        )
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if s > 0]
 
     def status(self) -> dict:
