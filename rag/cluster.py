@@ -136,7 +136,7 @@ def stream_on_ray(
         return
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # our bar counts articles and chunks; Ray's count blocks per step
-    logging.getLogger("ray.data").setLevel(logging.WARNING)  # not a line per dataset started and finished
+    logging.getLogger("ray.data").setLevel(logging.ERROR)  # no line per dataset started, none for our own bar
     workers = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
     dataset = (
         ray.data.from_items(
