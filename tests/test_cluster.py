@@ -190,7 +190,6 @@ def local_cluster():
 
 
 @pytest.mark.cluster
-@pytest.mark.integration
 def test_a_ray_build_equals_the_local_build(local_cluster, seed_corpus, tmp_path, real_embedder):
     from rag.answer import Pipeline
     from rag.cluster import build_index_on_ray
@@ -222,8 +221,7 @@ def test_a_ray_build_equals_the_local_build(local_cluster, seed_corpus, tmp_path
 
 
 @pytest.mark.cluster
-@pytest.mark.integration
-def test_rag_index_takes_the_address_of_a_cluster_started_with_ray_start(seed_corpus, tmp_path):
+def test_rag_index_takes_the_address_of_a_cluster_started_with_ray_start(seed_corpus, tmp_path, rag_command):
     require_ray()
     port = free_port()
     ray_bin = shutil.which("ray", path=os.path.dirname(sys.executable))
@@ -240,16 +238,10 @@ def test_rag_index_takes_the_address_of_a_cluster_started_with_ray_start(seed_co
         env=env,
     )
     try:
-        command = [sys.executable, "-m", "rag.cli", "index", "--json", "--corpus", str(seed_corpus)]
+        command = ["index", "--json", "--corpus", str(seed_corpus), "--index", str(tmp_path / "index")]
         deadline = time.monotonic() + 120
         while True:  # the head takes a few seconds to accept drivers
-            result = subprocess.run(
-                [*command, "--index", str(tmp_path / "index"), "--ray", f"127.0.0.1:{port}"],
-                capture_output=True,
-                text=True,
-                timeout=600,
-                env=env,
-            )
+            result = rag_command(*command, "--ray", f"127.0.0.1:{port}", env=env)
             if result.returncode == 0 or time.monotonic() > deadline:
                 break
             time.sleep(3)
