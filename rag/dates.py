@@ -225,9 +225,14 @@ def _period(
 ) -> tuple[int, int, Period] | None:
     start, end = match.start(), match.end()
     if kind in ("as_of", "since"):
-        written = next((d for d in dates if d.start == end and d.year), None)
+        written = next((d for d in dates if d.start == end and (d.year or d.month)), None)
         if written is None or (kind == "since" and published is None):
             return None
+        if not written.year:  # "since January": the latest January on or before publication
+            if published is None:
+                return None
+            year = published.year - (written.month > published.month)
+            written = WrittenDate(written.start, written.end, year, written.month, written.day)
         first, last = _span(written)
         if kind == "since":
             return start, written.end, Period(first, published, True)

@@ -285,8 +285,10 @@ def _comparable(a: _Mention, b: _Mention) -> bool:
     if a.passage.source == b.passage.source or qa.kind != qb.kind or qa.unit != qb.unit:
         return False
     if qa.kind in _TIMES:
-        # "Tuesday" in two articles of different days names two days, most often two events.
-        return not (a.relative or b.relative) or a.passage.date == b.passage.date
+        # "Tuesday" in two articles of different days may name two days, most often of two events:
+        # such a date is one event's only where it resolves to the same day.
+        relative = (a.relative or b.relative) and a.passage.date != b.passage.date
+        return a.modality == b.modality and (not relative or same_value(qa, qb))
     return a.rate == b.rate and a.modality == b.modality
 
 
@@ -362,9 +364,11 @@ def _distinct(mentions: Sequence[_Mention], group: Sequence[int], first: set[int
 
 
 def _by_period(mentions: Sequence[_Mention], group: set[int]) -> list[list[int]]:
-    """The figures of one quantity split into the times they describe, earliest first; dates and
-    years are the time of an event and stay together."""
-    if mentions[next(iter(group))].quantity.kind in _TIMES:
+    """The figures of one quantity split into the times they describe, earliest first. A date or
+    year is itself the time of an event and stays together, unless it is a forecast ("set to begin
+    Jan. 23"), which may be moved between two reports."""
+    first = mentions[next(iter(group))]
+    if first.quantity.kind in _TIMES and first.modality != "forecast":
         return [sorted(group)]
     ordered = sorted(group, key=lambda i: _period_key(mentions[i].period))
     periods: list[list[int]] = []
