@@ -171,3 +171,16 @@ def test_a_weekday_from_articles_of_different_days_agrees_or_is_left_apart(fake_
         passage("b.txt", sentence.format("Monday"), outlet="CNN", day="2024-09-17"),  # Monday the 16th
     ]
     assert review("q", "On Monday [1].", other_week, fake_embedder).status == "ok"
+
+
+def test_a_question_about_a_period_prefers_the_sentence_stating_it(fake_embedder):
+    from rag.reading import select_evidence
+
+    passages = [  # "Q1" of an article of 2023 is Q1 2023, though the sentence names 2021
+        passage(
+            "a.txt", "Acme reported revenue of $6.2 billion in Q1, well above 2021.", outlet="CNBC", day="2023-05-02"
+        ),
+        passage("b.txt", "Acme reported revenue of $4.1 billion in Q1.", outlet="Reuters", day="2021-04-28"),
+    ]
+    evidence = select_evidence("What revenue did Acme report in Q1 2021?", passages, fake_embedder)
+    assert evidence.sentences[0].n == 2
