@@ -11,9 +11,9 @@ corpora (kept outside the repository: their text is never committed) and the see
     python -m bench.guard_pairs propose ~/.cache/rtqa-train OUT.jsonl   # candidate pairs to label
 
 Each figure is read as the guard reads it: the paragraph around it as a passage, dated by its
-article. The guard's pairwise rule is `rag.guard.aligned` (kind, unit, rate, modality and the
-clause cosine above a threshold) and `rag.guard.same_period`; in `review` the mutual-best match
-among all figures of two documents comes on top, so these figures are a floor for precision.
+article, and the pair is decided as `review` decides it: every figure of the two paragraphs is
+compared, two figures are one quantity when kind, unit, rate and modality agree and each is the
+other's best match above the threshold (`rag.guard._groups`), at one time by `rag.guard.same_time`.
 """
 
 from __future__ import annotations
@@ -23,10 +23,12 @@ import os
 import random
 import re
 import sys
-from dataclasses import replace
+from dataclasses import dataclass
 from functools import lru_cache
 from itertools import combinations
 from pathlib import Path
+
+import numpy as np
 
 from bench.common import ROOT, Figure, format_table
 from rag import guard
@@ -42,6 +44,7 @@ CORPORA = {
 _FILE_DATE = re.compile(r"-(\d{4})(\d{2})(\d{2})-")
 # Thresholds tried when learning; the guard's constants are set by hand to the chosen ones.
 GRID = [round(0.30 + 0.05 * step, 2) for step in range(14)]
+DAYS = [0, 1, 2, 3, 7, 14]
 
 
 @lru_cache(maxsize=4096)
@@ -65,58 +68,66 @@ def passage_at(folder: Path, name: str, offset: int) -> Passage:
     return Passage(f"{name}#{start}", name, raw[start:end], start, end, outlet, None, published, name, 0.0)
 
 
-def mention_at(folder: Path, name: str, start: int, end: int) -> guard._Mention:
-    passage = passage_at(folder, name, start)
-    found = [
-        m
-        for m in guard._mentions([passage])
-        if m.quantity.figure[0] + passage.start < end and start < m.quantity.figure[1] + passage.start
-    ]
-    if not found:
-        raise ValueError(f"{name}:{start}-{end}: no figure there")
-    return found[0]
+@dataclass
+class Pair:
+    """A labelled pair with every figure of the two paragraphs, as `review` would compare them."""
+
+    label: dict
+    mentions: list[guard._Mention]
+    a: int  # the labelled figures' positions in `mentions`
+    b: int
+    similarity: np.ndarray | None = None
+
+    @property
+    def cosine(self) -> float:
+        return float(self.similarity[self.a, self.b])
 
 
-def load(split: str | None = None) -> list[tuple[dict, guard._Mention, guard._Mention]]:
+def figure_at(mentions: list[guard._Mention], name: str, start: int, end: int) -> int:
+    for i, m in enumerate(mentions):
+        if m.passage.source == name and m.quantity.figure[0] + m.passage.start < end:
+            if start < m.quantity.figure[1] + m.passage.start:
+                return i
+    raise ValueError(f"{name}:{start}-{end}: no figure there")
+
+
+def load(split: str, embedder) -> list[Pair]:
     pairs = []
     for line in PAIRS.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        label = json.loads(line)
-        if split and label["split"] != split:
+        label = json.loads(line) if line.strip() else None
+        if label is None or label["split"] != split:
             continue
         folder = CORPORA[label["corpus"]]
-        a = mention_at(folder, *label["a"])
-        b = mention_at(folder, *label["b"])
-        pairs.append((label, replace(a, n=1), replace(b, n=2)))
+        passages = [passage_at(folder, name, start) for name, start, _ in (label["a"], label["b"])]
+        mentions = guard._mentions(passages)
+        pair = Pair(label, mentions, figure_at(mentions, *label["a"]), figure_at(mentions, *label["b"]))
+        pair.similarity = guard._similarities(mentions, embedder)
+        pairs.append(pair)
     return pairs
 
 
-def similarities(pairs, embedder) -> list[float]:
-    texts = list(dict.fromkeys(m.clause for _, a, b in pairs for m in (a, b)))
-    vectors = embedder.embed(texts)
-    row = {text: i for i, text in enumerate(texts)}
-    return [float(vectors[row[a.clause]] @ vectors[row[b.clause]]) for _, a, b in pairs]
-
-
-def predict(a: guard._Mention, b: guard._Mention, similarity: float, quantity: float, event: float) -> dict:
-    saved = guard.SAME_QUANTITY, guard.SAME_EVENT
+def predict(pair: Pair, quantity: float, event: float, days: int | None = None) -> dict:
+    """What the guard decides for the pair: grouped as one quantity (each the other's best match
+    among the two paragraphs' figures, above the threshold), at one time, in conflict."""
+    saved = guard.SAME_QUANTITY, guard.SAME_EVENT, guard.SAME_MOMENT_DAYS
     guard.SAME_QUANTITY, guard.SAME_EVENT = quantity, event
+    guard.SAME_MOMENT_DAYS = guard.SAME_MOMENT_DAYS if days is None else days
     try:
-        same = guard.aligned(a, b, similarity)
+        same = any(pair.a in group and pair.b in group for group in guard._groups(pair.mentions, pair.similarity))
+        a, b = pair.mentions[pair.a], pair.mentions[pair.b]
+        period = same and guard.same_time(a, b)
     finally:
-        guard.SAME_QUANTITY, guard.SAME_EVENT = saved
-    period = same and guard.same_period(a.period, b.period)
+        guard.SAME_QUANTITY, guard.SAME_EVENT, guard.SAME_MOMENT_DAYS = saved
     differ = not guard.same_value(a.quantity, b.quantity)
     return {"same_quantity": same, "same_period": period, "conflict": period and differ}
 
 
-def scores(pairs, sims, quantity: float, event: float) -> dict[str, tuple[float, float, int]]:
+def scores(pairs: list[Pair], quantity: float, event: float, days: int | None = None) -> dict:
     """Precision, recall and positives of each label."""
     result = {}
-    predictions = [predict(a, b, s, quantity, event) for (_, a, b), s in zip(pairs, sims)]
+    predictions = [predict(pair, quantity, event, days) for pair in pairs]
     for key in ("same_quantity", "same_period", "conflict"):
-        labels = [label[key] for label, _, _ in pairs]
+        labels = [pair.label[key] for pair in pairs]
         guessed = [p[key] for p in predictions]
         hits = sum(g and t for g, t in zip(guessed, labels))
         precision = hits / sum(guessed) if sum(guessed) else 1.0
@@ -125,46 +136,54 @@ def scores(pairs, sims, quantity: float, event: float) -> dict[str, tuple[float,
     return result
 
 
-def learn(pairs, sims) -> tuple[float, float]:
+def learn(pairs: list[Pair]) -> tuple[float, float, int]:
     """The thresholds with the best recall of same_quantity at a precision of at least 0.95 (the
-    highest precision if none reaches it), amounts and dates apart."""
+    highest precision if none reaches it), amounts and dates apart; then the days within which two
+    moments are one, with the best recall of same_period at that precision."""
     chosen = []
     for times in (False, True):
-        subset = [(p, s) for p, s in zip(pairs, sims) if (p[1].quantity.kind in guard._TIMES) == times]
+        subset = [p for p in pairs if (p.mentions[p.a].quantity.kind in guard._TIMES) == times]
 
         def key(threshold: float, subset=subset) -> tuple[bool, float, float]:
-            scored = scores([p for p, _ in subset], [s for _, s in subset], threshold, threshold)
-            precision, recall, _ = scored["same_quantity"]
+            precision, recall, _ = scores(subset, threshold, threshold)["same_quantity"]
             return precision >= 0.95, recall if precision >= 0.95 else precision, -threshold
 
         chosen.append(max(GRID, key=key) if subset else guard.SAME_QUANTITY)
-    return chosen[0], chosen[1]
+
+    def moments(days: int) -> tuple[bool, float, int]:
+        precision, recall, _ = scores(pairs, chosen[0], chosen[1], days)["same_period"]
+        return precision >= 0.95, recall if precision >= 0.95 else precision, -days
+
+    return chosen[0], chosen[1], max(DAYS, key=moments)
 
 
 def run() -> list[Figure]:
     from rag.answer import shared_embedder
 
     embedder = shared_embedder()
-    train, dev = load("train"), load("dev")
-    train_sims, dev_sims = similarities(train, embedder), similarities(dev, embedder)
-    quantity, event = learn(train, train_sims)
+    splits = {split: load(split, embedder) for split in ("train", "dev", "seeds")}
+    quantity, event, days = learn(splits["train"])
     figures = [
-        Figure("guard pairs", "labelled pairs train / dev", f"{len(train)} / {len(dev)}"),
-        Figure("guard pairs", "learned on train: SAME_QUANTITY / SAME_EVENT", f"{quantity} / {event}"),
+        Figure("guard pairs", "labelled pairs train / dev / seeds", " / ".join(str(len(p)) for p in splits.values())),
+        Figure("guard pairs", "learned on train: SAME_QUANTITY / SAME_EVENT / days", f"{quantity} / {event} / {days}"),
         Figure(
-            "guard pairs", "in rag/guard.py: SAME_QUANTITY / SAME_EVENT", f"{guard.SAME_QUANTITY} / {guard.SAME_EVENT}"
+            "guard pairs",
+            "in rag/guard.py: SAME_QUANTITY / SAME_EVENT / days",
+            f"{guard.SAME_QUANTITY} / {guard.SAME_EVENT} / {guard.SAME_MOMENT_DAYS}",
         ),
     ]
-    for split, pairs, sims in (("train", train, train_sims), ("dev", dev, dev_sims)):
-        for key, (precision, recall, positives) in scores(pairs, sims, guard.SAME_QUANTITY, guard.SAME_EVENT).items():
+    for split, pairs in splits.items():
+        for key, (precision, recall, positives) in scores(pairs, guard.SAME_QUANTITY, guard.SAME_EVENT).items():
             goal_p = (">=", 0.95) if split == "dev" and key == "same_quantity" else None
             goal_r = (">=", 0.9) if split == "dev" and key == "same_quantity" else None
             figures.append(Figure(f"guard pairs {split}", f"{key} precision ({positives} true)", precision, "", goal_p))
             figures.append(Figure(f"guard pairs {split}", f"{key} recall", recall, "", goal_r))
-    for (label, a, b), s in zip(dev, dev_sims):
-        guessed = predict(a, b, s, guard.SAME_QUANTITY, guard.SAME_EVENT)
-        if guessed["same_quantity"] != label["same_quantity"] or guessed["conflict"] != label["conflict"]:
-            print(f"  dev miss: {label['a']} {label['b']} cos {s:.2f} labelled {label['note']}")
+    for split, pairs in splits.items():
+        for pair in pairs:
+            guessed = predict(pair, guard.SAME_QUANTITY, guard.SAME_EVENT)
+            if any(guessed[key] != pair.label[key] for key in guessed):
+                label = pair.label
+                print(f"  {split} miss: {label['a']} {label['b']} cos {pair.cosine:.2f} {guessed}: {label['note']}")
     return figures
 
 

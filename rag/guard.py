@@ -47,6 +47,9 @@ SAME_EVENT = 0.8
 # Days apart within which two figures dated only by their articles' publication (or by "as of" a
 # day) describe the same moment.
 SAME_MOMENT_DAYS = 0
+# Days before its article's publication within which a written date is "current", of the week's
+# news (a weekday resolved against the publication date can be no further back than this).
+CURRENT_DAYS = 6
 # A cap or limit is quoted as the scale of a disputed quantity when its clause is this close to one
 # of the disputed ones (measured on the seeds only: their annual cap scores 0.80-0.88 against the
 # imports; no labelled pair holds a limit beside a disputed amount).
@@ -196,9 +199,25 @@ class _Mention:
         return GuardRow(q.text, q.value, q.unit, p.outlet, p.source, self.n, self.sentence, period)
 
     @property
-    def relative(self) -> bool:
-        """A date read against the publication date ("Tuesday", "last year"): no digit in it."""
-        return self.quantity.kind in _TIMES and not any(ch.isdigit() for ch in self.quantity.text)
+    def current(self) -> bool:
+        """A date of its article's own days: read against the publication date ("Tuesday", "last
+        year"), or the year of publication, or a day of the week before it. News of different days
+        says "Tuesday" or "the 2023 ranking" of different events (a weekly report, an annual list)."""
+        q = self.quantity
+        if q.kind not in _TIMES:
+            return False
+        if not any(ch.isdigit() for ch in q.text):
+            return True
+        published = _published(self.passage)
+        if published is None:
+            return False
+        if q.kind == "year":
+            return int(q.value) == published.year
+        number = int(q.value)
+        year, month, day = number // 10000, number // 100 % 100, number % 100
+        if not (year and month and day):
+            return year == published.year and month == published.month
+        return 0 <= (published - date(year, month, day)).days <= CURRENT_DAYS
 
 
 def _mentions(passages: Sequence[Passage]) -> list[_Mention]:
@@ -285,10 +304,10 @@ def _comparable(a: _Mention, b: _Mention) -> bool:
     if a.passage.source == b.passage.source or qa.kind != qb.kind or qa.unit != qb.unit:
         return False
     if qa.kind in _TIMES:
-        # "Tuesday" in two articles of different days may name two days, most often of two events:
-        # such a date is one event's only where it resolves to the same day.
-        relative = (a.relative or b.relative) and a.passage.date != b.passage.date
-        return a.modality == b.modality and (not relative or same_value(qa, qb))
+        # A date of its article's own days and one of an article of another day most often belong to
+        # two events: such dates are one event's only where they agree.
+        recurring = (a.current or b.current) and a.passage.date != b.passage.date
+        return a.modality == b.modality and (not recurring or same_value(qa, qb))
     return a.rate == b.rate and a.modality == b.modality
 
 
@@ -300,6 +319,14 @@ def same_period(a: Period | None, b: Period | None) -> bool:
     if a.first == a.last and b.first == b.last:
         return abs((a.first - b.first).days) <= SAME_MOMENT_DAYS
     return (a.first, a.last) == (b.first, b.last)
+
+
+def same_time(a: _Mention, b: _Mention) -> bool:
+    """Whether two figures of one quantity describe one time. A date or year is itself the time of
+    an event, unless it is a forecast ("set to begin Jan. 23"), which may move between two reports."""
+    if a.quantity.kind in _TIMES and a.modality != "forecast":
+        return True
+    return same_period(a.period, b.period)
 
 
 def _similarities(mentions: Sequence[_Mention], embedder: Embedder) -> np.ndarray:
@@ -342,12 +369,6 @@ def _groups(mentions: Sequence[_Mention], similarity: np.ndarray) -> list[set[in
     return [set(group) for group in quantities.groups().values()]
 
 
-def aligned(a: _Mention, b: _Mention, similarity: float) -> bool:
-    """The pairwise form of the grouping rule, for the labelled pairs: one quantity at one time."""
-    threshold = SAME_EVENT if a.quantity.kind in _TIMES else SAME_QUANTITY
-    return _comparable(a, b) and similarity >= threshold
-
-
 def _distinct(mentions: Sequence[_Mention], group: Sequence[int], first: set[int]) -> list[int]:
     """One figure per source and period, a copy of a story that repeats the same value counting once."""
     kept: list[int] = []
@@ -364,16 +385,10 @@ def _distinct(mentions: Sequence[_Mention], group: Sequence[int], first: set[int
 
 
 def _by_period(mentions: Sequence[_Mention], group: set[int]) -> list[list[int]]:
-    """The figures of one quantity split into the times they describe, earliest first. A date or
-    year is itself the time of an event and stays together, unless it is a forecast ("set to begin
-    Jan. 23"), which may be moved between two reports."""
-    first = mentions[next(iter(group))]
-    if first.quantity.kind in _TIMES and first.modality != "forecast":
-        return [sorted(group)]
-    ordered = sorted(group, key=lambda i: _period_key(mentions[i].period))
+    """The figures of one quantity split into the times they describe, earliest first."""
     periods: list[list[int]] = []
-    for i in ordered:
-        home = next((p for p in periods if same_period(mentions[p[0]].period, mentions[i].period)), None)
+    for i in sorted(group, key=lambda i: _period_key(mentions[i].period)):
+        home = next((p for p in periods if same_time(mentions[p[0]], mentions[i])), None)
         if home is None:
             periods.append([i])
         else:
