@@ -316,9 +316,9 @@ def same_period(a: Period | None, b: Period | None) -> bool:
     `SAME_MOMENT_DAYS` apart; an unknown period (no date at all, a standing limit) matches any."""
     if a is None or b is None:
         return True
-    if a.first == a.last and b.first == b.last:
-        return abs((a.first - b.first).days) <= SAME_MOMENT_DAYS
-    return (a.first, a.last) == (b.first, b.last)
+    if a.start == a.end and b.start == b.end:
+        return abs((a.start - b.start).days) <= SAME_MOMENT_DAYS
+    return (a.start, a.end) == (b.start, b.end)
 
 
 def same_time(a: _Mention, b: _Mention) -> bool:
@@ -397,7 +397,7 @@ def _by_period(mentions: Sequence[_Mention], group: set[int]) -> list[list[int]]
 
 
 def _period_key(period: Period | None) -> tuple[date, date]:
-    return (period.last, period.first) if period else (date.min, date.min)
+    return (period.end, period.start) if period else (date.min, date.min)
 
 
 def _conflict(mentions: Sequence[_Mention], kept: list[int]) -> Conflict | None:
@@ -414,14 +414,14 @@ def _timeline(mentions: Sequence[_Mention], periods: list[list[int]], as_of: dat
     firsts = [p[0] for p in periods if mentions[p[0]].period is not None]
     if len(firsts) < 2 or all(same_value(mentions[firsts[0]].quantity, mentions[i].quantity) for i in firsts[1:]):
         return None
-    known = [i for i in firsts if as_of is None or mentions[i].period.last <= as_of] or firsts[:1]
+    known = [i for i in firsts if as_of is None or mentions[i].period.end <= as_of] or firsts[:1]
     latest = known[-1]
-    day = as_of or mentions[latest].period.last
+    day = as_of or mentions[latest].period.end
     return Timeline(tuple(mentions[i].row for i in firsts), mentions[latest].row, _day_text(day))
 
 
 def _day_text(day: date) -> str:
-    return Period(day, day, False).label()
+    return Period(day, day, "").label()
 
 
 def _describe(quantities: Sequence[Quantity], ratio: float) -> str:

@@ -19,6 +19,7 @@ import shutil
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -31,7 +32,8 @@ from .models import Embedder
 
 log = logging.getLogger("rag")
 
-FORMAT_VERSION = 1
+# 2: documents carry the date, outlet and title read from the page header (the title is no longer body text).
+FORMAT_VERSION = 2
 # Exact search reads every vector: p50 17-40 ms at 100k chunks, 150-320 ms at 1M on 2 cores (bench/RESULTS.md),
 # so it passes a 50 ms budget between 180k and 270k. HNSW answers in under 1 ms but is rebuilt whole on every
 # index update (35 s at 100k, 640-755 s at 1M) and is approximate: it is used only where exact search is too slow.
@@ -92,20 +94,53 @@ class Index:
         self.vectors = vectors
         self.dense = dense
         self.bm25 = bm25
+        # Each chunk's publication day (date ordinal), 0 when its document is undated.
+        self.days = np.array(
+            [
+                date.fromisoformat(documents[c.source].date).toordinal() if documents[c.source].date else 0
+                for c in chunks
+            ],
+            dtype=np.int64,
+        )
 
-    def search_dense(self, query_vector: np.ndarray, n: int) -> list[tuple[int, float]]:
-        if not self.chunks:
+    def dated(self, until: date, since: date | None = None) -> np.ndarray:
+        """Which chunks come from documents published by `until`: undated ones included when `since`
+        is None, only those dated from `since` on otherwise."""
+        published = (self.days > 0) & (self.days <= until.toordinal())
+        return published & (self.days >= since.toordinal()) if since else published | (self.days == 0)
+
+    def search_dense(
+        self, query_vector: np.ndarray, n: int, allowed: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """The n chunks nearest the query, among the `allowed` ones (a mask over chunks; None: all)."""
+        import faiss
+
+        if not self.chunks or (allowed is not None and not allowed.any()):
             return []
-        scores, ids = self.dense.search(query_vector.reshape(1, -1).astype(np.float32), min(n, len(self.chunks)))
+        params = None
+        if allowed is not None and not allowed.all():
+            selector = faiss.IDSelectorBatch(np.flatnonzero(allowed).astype(np.int64))
+            hnsw = getattr(self.dense, "hnsw", None)
+            params = (
+                faiss.SearchParametersHNSW(sel=selector, efSearch=hnsw.efSearch)
+                if hnsw is not None
+                else faiss.SearchParameters(sel=selector)
+            )
+        query = query_vector.reshape(1, -1).astype(np.float32)
+        scores, ids = self.dense.search(query, min(n, len(self.chunks)), params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
-    def search_keywords(self, query: str, n: int) -> list[tuple[int, float]]:
+    def search_keywords(self, query: str, n: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """The n chunks that best match the query's words (BM25), among the `allowed` ones."""
         import bm25s
 
         tokens = bm25s.tokenize([query], stopwords="en", show_progress=False)
-        if not self.chunks or not tokens.vocab:
+        if not self.chunks or not tokens.vocab or (allowed is not None and not allowed.any()):
             return []
-        ids, scores = self.bm25.retrieve(tokens, k=min(n, len(self.chunks)), show_progress=False, n_threads=1)
+        mask = allowed.astype(np.float32) if allowed is not None and not allowed.all() else None
+        ids, scores = self.bm25.retrieve(
+            tokens, k=min(n, len(self.chunks)), show_progress=False, n_threads=1, weight_mask=mask
+        )
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if s > 0]
 
     def status(self) -> dict:

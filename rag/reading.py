@@ -104,7 +104,7 @@ def select_evidence(question: str, passages: Sequence[Passage], embedder: Embedd
     for n, passage in enumerate(passages, start=1):
         words = content_words(passage.text)
         covering[n] = names <= words and len(question_words & words) > MIN_COVERAGE * len(question_words)
-    asked_periods = {(p.first, p.last) for _, _, p in find_periods(question)}
+    asked_periods = {(p.start, p.end) for _, _, p in find_periods(question)}
     scored = []
     for row, ((n, text, start, end), cosine) in enumerate(zip(candidates, relevance)):
         overlap = len(question_words & content_words(text)) / max(1, len(question_words))
@@ -145,7 +145,7 @@ def select_evidence(question: str, passages: Sequence[Passage], embedder: Embedd
 
 def _periods(text: str, passage: Passage) -> set[tuple[date, date]]:
     published = date.fromisoformat(passage.date) if passage.date else None
-    return {(p.first, p.last) for _, _, p in find_periods(text, published)}
+    return {(p.start, p.end) for _, _, p in find_periods(text, published)}
 
 
 def extractive_answer(evidence: Evidence, passages: Sequence[Passage]) -> str:

@@ -14,7 +14,6 @@ fake embedder; all cases, among them edits checked against the other outlet, run
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 from conftest import every_figure, read_corpus
 
 from rag.guard import review
@@ -244,21 +243,6 @@ def test_perturbed_copies_are_flagged_and_reformatted_ones_are_not(fake_embedder
     assert run_suite(copies, WRITTEN, fake_embedder, tmp_path, as_passages) == (1.0, 1.0)
 
 
-@pytest.mark.integration
 def test_perturbation_suite_with_the_real_embedder(real_embedder, tmp_path, as_passages):
     print("\nperturbation suite, copies and other outlets, all-MiniLM-L6-v2:")
     assert run_suite(CASES, WRITTEN, real_embedder, tmp_path, as_passages) == (1.0, 1.0)
-
-
-def test_the_suite_holds_both_edits_and_reformattings_of_each_kind():
-    edits = [c for c in CASES if c.changed]
-    assert {
-        "billion->million",
-        "cap 500,000->50,000 (KI)",
-        "containers 7,000->70,000",
-        "tankers five->fifteen",
-        "percent 40%->60%",
-    } <= {c.name for c in edits}
-    assert len(CASES) - len(edits) >= 8
-    assert any(c.timeline for c in CASES) and any(c.timeline for c in WRITTEN)
-    assert any(c.changed and c.changed[0] > 1e7 for c in WRITTEN), "a date edited in another outlet's story"

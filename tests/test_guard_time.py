@@ -18,7 +18,7 @@ def passage(source, text, *, outlet, day):
 
 def period_of(text, published="2024-03-27"):
     ((_, _, period),) = find_periods(text, date.fromisoformat(published))
-    return period.first.isoformat(), period.last.isoformat()
+    return period.start.isoformat(), period.end.isoformat()
 
 
 @pytest.mark.parametrize(
@@ -53,12 +53,12 @@ def test_dates_keep_the_precision_the_text_gives():
 
 
 def test_moments_are_one_period_only_on_one_day_and_spans_only_when_equal():
-    day = Period(date(2024, 3, 27), date(2024, 3, 27), False)
-    assert same_period(day, Period(date(2024, 3, 27), date(2024, 3, 27), True))
-    assert not same_period(day, Period(date(2024, 3, 28), date(2024, 3, 28), False))
-    quarter = Period(date(2021, 1, 1), date(2021, 3, 31), True)
+    day = Period(date(2024, 3, 27), date(2024, 3, 27), "")
+    assert same_period(day, Period(date(2024, 3, 27), date(2024, 3, 27), "stated"))
+    assert not same_period(day, Period(date(2024, 3, 28), date(2024, 3, 28), ""))
+    quarter = Period(date(2021, 1, 1), date(2021, 3, 31), "stated")
     assert same_period(quarter, quarter) and not same_period(
-        quarter, Period(date(2021, 1, 1), date(2021, 12, 31), True)
+        quarter, Period(date(2021, 1, 1), date(2021, 12, 31), "stated")
     )
     assert same_period(None, quarter)
 
