@@ -136,19 +136,21 @@ def scores(pairs: list[Pair], quantity: float, event: float, days: int | None = 
     return result
 
 
-def learn(pairs: list[Pair]) -> tuple[float, float, int]:
+def learn(pairs: list[Pair], seeds: list[Pair]) -> tuple[float, float, int]:
     """The thresholds with the best recall of same_quantity at a precision of at least 0.95 (the
-    highest precision if none reaches it), amounts and dates apart; then the days within which two
-    moments are one, with the best recall of same_period at that precision."""
+    highest precision if none reaches it), amounts and dates apart, among those that keep finding the
+    seeds' conflict; then the days within which two moments are one, with the best recall of
+    same_period at that precision."""
     chosen = []
     for times in (False, True):
         subset = [p for p in pairs if (p.mentions[p.a].quantity.kind in guard._TIMES) == times]
+        grid = [t for t in GRID if scores(seeds, t, t)["conflict"][1] == 1.0] or GRID
 
         def key(threshold: float, subset=subset) -> tuple[bool, float, float]:
             precision, recall, _ = scores(subset, threshold, threshold)["same_quantity"]
             return precision >= 0.95, recall if precision >= 0.95 else precision, -threshold
 
-        chosen.append(max(GRID, key=key) if subset else guard.SAME_QUANTITY)
+        chosen.append(max(grid, key=key) if subset else guard.SAME_QUANTITY)
 
     def moments(days: int) -> tuple[bool, float, int]:
         precision, recall, _ = scores(pairs, chosen[0], chosen[1], days)["same_period"]
@@ -162,7 +164,7 @@ def run() -> list[Figure]:
 
     embedder = shared_embedder()
     splits = {split: load(split, embedder) for split in ("train", "dev", "seeds")}
-    quantity, event, days = learn(splits["train"])
+    quantity, event, days = learn(splits["train"], splits["seeds"])
     figures = [
         Figure("guard pairs", "labelled pairs train / dev / seeds", " / ".join(str(len(p)) for p in splits.values())),
         Figure("guard pairs", "learned on train: SAME_QUANTITY / SAME_EVENT / days", f"{quantity} / {event} / {days}"),
@@ -178,6 +180,13 @@ def run() -> list[Figure]:
             goal_r = (">=", 0.9) if split == "dev" and key == "same_quantity" else None
             figures.append(Figure(f"guard pairs {split}", f"{key} precision ({positives} true)", precision, "", goal_p))
             figures.append(Figure(f"guard pairs {split}", f"{key} recall", recall, "", goal_r))
+    print("  same_quantity precision / recall by threshold (amounts and dates alike), train | dev | seeds:")
+    for threshold in GRID:
+        cells = []
+        for pairs in splits.values():
+            precision, recall, _ = scores(pairs, threshold, threshold)["same_quantity"]
+            cells.append(f"{precision:.2f} / {recall:.2f}")
+        print(f"    {threshold:.2f}: " + " | ".join(cells))
     for split, pairs in splits.items():
         for pair in pairs:
             guessed = predict(pair, guard.SAME_QUANTITY, guard.SAME_EVENT)
