@@ -52,10 +52,11 @@ def test_dates_keep_the_precision_the_text_gives():
     assert (weekday.precision, weekday.weekday) == ("weekday", 2)
 
 
-def test_moments_are_one_period_only_on_one_day_and_spans_only_when_equal():
+def test_moments_are_one_period_within_a_few_days_and_spans_only_when_equal():
     day = Period(date(2024, 3, 27), date(2024, 3, 27), "")
     assert same_period(day, Period(date(2024, 3, 27), date(2024, 3, 27), "stated"))
-    assert not same_period(day, Period(date(2024, 3, 28), date(2024, 3, 28), ""))
+    assert same_period(day, Period(date(2024, 3, 28), date(2024, 3, 28), ""))  # SAME_MOMENT_DAYS
+    assert not same_period(day, Period(date(2024, 4, 10), date(2024, 4, 10), ""))
     quarter = Period(date(2021, 1, 1), date(2021, 3, 31), "stated")
     assert same_period(quarter, quarter) and not same_period(
         quarter, Period(date(2021, 1, 1), date(2021, 12, 31), "stated")
@@ -184,3 +185,19 @@ def test_a_question_about_a_period_prefers_the_sentence_stating_it(fake_embedder
     ]
     evidence = select_evidence("What revenue did Acme report in Q1 2021?", passages, fake_embedder)
     assert evidence.sentences[0].n == 2
+
+
+def test_an_outlets_own_sources_and_ages_of_other_years_are_not_compared(fake_embedder):
+    sentence = "Agents searched the house on Monday, {} familiar with the situation told reporters."
+    passages = [
+        passage("a.txt", sentence.format("three people"), outlet="CNN", day="2022-08-09"),
+        passage("b.txt", sentence.format("two people"), outlet="USA Today", day="2022-08-09"),
+    ]
+    assert review("q", "Three people familiar with it said so [1].", passages, fake_embedder).status != "conflict"
+    ages = [
+        passage("a.txt", "The contract makes the 37-year-old the best paid player.", outlet="CNN", day="2022-08-18"),
+        passage(
+            "b.txt", "The contract makes the 22-year-old the best paid player.", outlet="USA Today", day="2016-07-01"
+        ),
+    ]
+    assert review("q", "The 37-year-old [1].", ages, fake_embedder).status == "ok"
