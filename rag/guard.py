@@ -316,11 +316,17 @@ def _comparable(a: _Mention, b: _Mention) -> bool:
     if a.passage.source == b.passage.source or qa.kind != qb.kind or qa.unit != qb.unit:
         return False
     if qa.kind in _TIMES:
+        if _bare_month(qa) or _bare_month(qb):
+            return False  # "in March" with no year or day: too loose to date one event across articles
         # A date of its article's own days and one of an article of another day most often belong to
         # two events: such dates are one event's only where they agree.
         recurring = (a.current or b.current) and a.passage.date != b.passage.date
         return a.modality == b.modality and (not recurring or same_value(qa, qb))
     return a.rate == b.rate and a.modality == b.modality
+
+
+def _bare_month(q: Quantity) -> bool:
+    return q.unit == "date" and q.value < 10000 and q.value % 100 == 0
 
 
 def same_period(a: Period | None, b: Period | None) -> bool:
