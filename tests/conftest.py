@@ -177,9 +177,9 @@ def smollm2():
 def rag_command():
     """Runs the `rag` command in a new process, as a user does; it loads the real models."""
 
-    def run(*argv: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    def run(*argv: str, timeout: float = 600, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "-m", "rag.cli", *argv], capture_output=True, text=True, timeout=timeout, cwd=ROOT
+            [sys.executable, "-m", "rag.cli", *argv], capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env
         )
 
     return run
