@@ -238,15 +238,6 @@ class WrittenDate:
     weekday: int = 0
     relative: bool = False
 
-    @property
-    def precision(self) -> str:
-        """ "day", "month", "year" or "weekday": the finest part the date gives."""
-        if self.day:
-            return "day"
-        if self.month:
-            return "month"
-        return "year" if self.year else "weekday"
-
 
 def find_dates(text: str, published: date | None = None) -> list[WrittenDate]:
     """Every date and relative year written in `text`, in order of position.
