@@ -207,10 +207,16 @@ def tagged(conflicts: set, timelines: set) -> set:
 def run_suite(cases, written, embedder, tmp_path, as_passages) -> tuple[float, float]:
     """Score every case; prints the table, precision and recall (conflicts and timelines alike)."""
     tally = Tally()
+    baselines: dict[tuple[str, str | None], tuple[set, set]] = {}  # the unedited pair, read once
     for number, case in enumerate(cases):
         original = seed_text(case.seed)
         other = {"copy_" + case.seed: original} if case.against is None else {case.against: seed_text(case.against)}
-        baseline, _ = reports_of({case.seed: original, **other}, tmp_path / f"{number}-base", embedder, as_passages)
+        if (case.seed, case.against) not in baselines:
+            folder = tmp_path / f"{number}-base"
+            baselines[case.seed, case.against] = reports_of(
+                {case.seed: original, **other}, folder, embedder, as_passages
+            )[0]
+        baseline = baselines[case.seed, case.against]
         edited, documents = reports_of(
             {case.seed: case.edit(original), **other}, tmp_path / f"{number}-edit", embedder, as_passages
         )
