@@ -34,7 +34,7 @@ from .chunking import Sentence, split_sentences
 from .dates import Period, find_periods, publication_period
 from .models import Embedder
 from .quantities import Quantity, asked_quantity, extract_quantities, same_value, supports
-from .retrieval import Passage
+from .retrieval import UNNAMED_SOURCE, Passage
 from .text import CITATION, UnionFind, cited_numbers
 
 # The thresholds below were learned on hand-labelled figure pairs from the RealTimeQA train corpus
@@ -113,7 +113,8 @@ class GuardRow:
 
     @property
     def label(self) -> str:
-        return self.outlet or self.source
+        """Who says it: the outlet, or a neutral name (never the file name, whose digits read as figures)."""
+        return self.outlet or UNNAMED_SOURCE
 
 
 @dataclass(frozen=True)
