@@ -38,6 +38,15 @@ def read_corpus(folder: str | Path):
     return group_near_duplicates([doc for file in list_corpus(folder) if (doc := read_document(file))])
 
 
+def every_figure(passages) -> str:
+    """An answer that states every figure of every passage, citing it: the guard then compares them all."""
+    from rag.quantities import extract_quantities
+
+    return " ".join(
+        f"{q.text} [{n}]." for n, p in enumerate(passages, start=1) for q in extract_quantities(p.text, p.date)
+    )
+
+
 class FakeEmbedder:
     """Bag-of-words hashing: texts that share words get similar unit vectors, with no model at all."""
 
