@@ -9,16 +9,18 @@ import os
 import sys
 import time
 
-from bench import ask, coldstart, embedding, retrieval, scoring, train_reader
+from bench import ask, cluster, coldstart, embedding, guard_pairs, retrieval, scoring, train_reader
 from bench.common import Figure, format_table, machine, peak_rss_mib
 
-# Cheapest first; retrieval last: it holds millions of vectors.
+# Cheapest first; retrieval and cluster last: they hold millions of vectors.
 PARTS = {
     "coldstart": coldstart.run,
     "embedding": embedding.run,
     "scoring": scoring.run,
     "ask": ask.run,
+    "guard-pairs": guard_pairs.run,
     "retrieval": retrieval.run,
+    "cluster": cluster.run,
 }
 
 

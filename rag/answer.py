@@ -201,7 +201,7 @@ class Pipeline:
         claims = text if mode != "abstain" else ""
         # Every figure of an answer comes from a cited sentence; this check keeps it so whatever changes upstream.
         unsupported = [q.text for q in unsupported_numbers(claims, passages, question=question)]
-        guard = review(question, claims, passages, self.embedder, unsupported=unsupported)
+        guard = review(question, claims, passages, self.embedder, unsupported=unsupported, as_of=run.as_of)
         run.lap("guard_s")
         if lead := guard.summary():
             text = f"{lead}\n\n{text}"
@@ -337,7 +337,16 @@ def ask_stream(
 
 
 def build_index(
-    corpus_dir: str | Path = DEFAULT_CORPUS, index_dir: str | Path = DEFAULT_INDEX, *, progress: bool = False
+    corpus_dir: str | Path = DEFAULT_CORPUS,
+    index_dir: str | Path = DEFAULT_INDEX,
+    *,
+    progress: bool = False,
+    ray_address: str | None = None,
 ) -> BuildReport:
-    """Build the index, or update it: only new or changed files are embedded."""
+    """Build the index, or update it: only new or changed files are embedded. With `ray_address`
+    ("auto", "HOST:PORT", "local"), a Ray cluster reads, chunks and embeds them (rag/cluster.py)."""
+    if ray_address:
+        from .cluster import build_index_on_ray
+
+        return build_index_on_ray(corpus_dir, index_dir, address=ray_address, progress=progress)
     return update_index(corpus_dir, index_dir, shared_embedder(), progress=progress)

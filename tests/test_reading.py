@@ -44,7 +44,11 @@ def passage(text: str, n: int = 1, group: str | None = None) -> Passage:
     "question, asked, focus",
     [
         ("Which state voted to keep abortion protections in its constitution?", "which_place", "state"),
-        ("NFL player Damar Hamlin collapsed this week. He is a valued member of which team?", "which_organization", "team"),
+        (
+            "NFL player Damar Hamlin collapsed this week. He is a valued member of which team?",
+            "which_organization",
+            "team",
+        ),
         ("Which former pope was laid to rest this week?", "which_person", "pope"),
         ("How many barrels of refined oil may North Korea import per year under the U.N. cap?", "how_many", "barre"),
         ("What price per barrel did North Korea pay for the Russian oil?", "which_number", "price"),
@@ -97,7 +101,9 @@ def test_features_say_type_nearness_and_agreement_across_stories():
     kansas, constitution = candidates["Kansas"], candidates["state constitution"]
     assert kansas.features["type=which_place|GPE"] == 1.0
     assert kansas.features["near"] > constitution.features["near"], "Kansas is next to 'rejected'"
-    assert kansas.features["head_in_question"] == 0.0 and candidates["Kansas voters"].features["head_in_question"] == 1.0
+    assert (
+        kansas.features["head_in_question"] == 0.0 and candidates["Kansas voters"].features["head_in_question"] == 1.0
+    )
     assert kansas.features["sources"] > constitution.features["sources"], "two stories name Kansas"
     assert kansas.features["rank"] == 1.0
 
@@ -112,7 +118,7 @@ def test_the_ranker_keeps_one_candidate_per_text_best_first():
         [candidate("Kansas", {"good": 0.0}), candidate("kansas", {"good": 1.0}, n=2), candidate("Texas", {})], ranker
     )
     assert [(c.text, c.n) for c in ranked] == [("kansas", 2), ("Kansas", 1)][:1] + [("Texas", 1)]
-    assert ranked[0].score == pytest.approx(1 / (1 + 2.718281828 ** -1.0), rel=1e-6)
+    assert ranked[0].score == pytest.approx(1 / (1 + 2.718281828**-1.0), rel=1e-6)
 
 
 def test_the_learned_weights_are_a_small_data_file_with_their_figures():
