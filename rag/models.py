@@ -212,9 +212,9 @@ class LlamaCppGenerator:
         return self._worker.submit(run).result()
 
     def _log_likelihood(self, prompt: str, continuation: str) -> float:
+        llm = self.llm  # first: a missing llama-cpp-python is a ModelError that says what to install
         import llama_cpp
 
-        llm = self.llm
         head = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=False)
         whole = llm.tokenize((prompt + continuation).encode("utf-8"), add_bos=True, special=False)
         shared = next((i for i, (a, b) in enumerate(zip(head, whole)) if a != b), min(len(head), len(whole)))

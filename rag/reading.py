@@ -20,11 +20,13 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import date
 from functools import cache
 from pathlib import Path
 
 from .annotate import AnnotatedSentence, Mention, annotate, lemmas
 from .chunking import split_sentences
+from .dates import find_periods
 from .models import Embedder, Generator
 from .quantities import Asked, asked_quantity, extract_quantities
 from .retrieval import Passage
@@ -139,6 +141,16 @@ class Candidate:
         return " ".join(self.text.lower().split())
 
 
+def _other_period(sentence: str, passage: Passage, asked: set[tuple[date, date]]) -> bool:
+    """Whether a sentence states periods and none is the one the question asks about ("revenue in Q1" in an
+    article of 2023 does not answer a question about Q1 2021)."""
+    if not asked:
+        return False
+    published = date.fromisoformat(passage.date) if passage.date else None
+    stated = {(p.start, p.end) for _, _, p in find_periods(sentence, published)}
+    return bool(stated) and not stated & asked
+
+
 def _word_index(sentence: AnnotatedSentence, offset: int) -> int:
     return sum(w.start < offset for w in sentence.words)
 
@@ -156,7 +168,13 @@ def find_candidates(question: str, passages: Sequence[Passage], embedder: Embedd
     question_stems = content_words(question)
     question_lemmas = set(lemmas(question)) - _LIGHT_HEADS
     annotated = annotate([p.text for p in passages])
-    sentences = [(n, s) for n, found in enumerate(annotated, start=1) for s in found if not is_question_or_quiz(s.text)]
+    asked_periods = {(p.start, p.end) for _, _, p in find_periods(question)}
+    sentences = [
+        (n, s)
+        for n, found in enumerate(annotated, start=1)
+        for s in found
+        if not (s.imperative or is_question_or_quiz(s.text) or _other_period(s.text, passages[n - 1], asked_periods))
+    ]
     if not sentences:
         return []
     stems_of = [{w.lower[:5] for w in s.words} for _, s in sentences]
