@@ -86,7 +86,7 @@ def record_prompts(name: str, corpus, index_dir):
     llm = generator.llm
     generator.llm = Recorder(llm, COMPLETIONS)
     proxy = Recorder(generator, ("generate",))
-    pipeline = Pipeline(corpus, index_dir, embedder=shared_embedder(), generator=proxy)
+    pipeline = Pipeline(corpus, index_dir, embedder=shared_embedder(index_dir), generator=proxy)
     first_tokens = [
         a.timings["first_token_s"]
         for q in seed_questions()

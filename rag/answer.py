@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Literal
 
 from .drafting import MAX_REPLY_TOKENS, attribute_citations, build_messages, reply_problems, shown_passages
+from .embedding import Embedder
 from .errors import QuestionError
 from .guard import GuardReport, cited_spans, review, unsupported_numbers
-from .index import BuildReport, Index, open_index, update_index
-from .models import Embedder, Generator, SentenceTransformerEmbedder, resolve_generator
+from .index import BuildReport, Index, index_embedder, open_index, update_index
+from .models import Generator, resolve_generator
 from .reading import Evidence, best_sentence, extractive_answer, select_evidence
 from .retrieval import DEFAULT_K, Passage, retrieve
 from .text import cited_numbers
@@ -124,7 +125,7 @@ class Pipeline:
     ):
         self.corpus_dir = Path(corpus_dir)
         self.index_dir = Path(index_dir)
-        self.embedder = embedder or shared_embedder()
+        self.embedder = embedder or shared_embedder(index_dir)
         self.generator = generator if generator is not None else resolve_generator(model)
         self.rebuild = rebuild
         self._index: Index | None = None
@@ -274,19 +275,20 @@ def citations_for(text: str, passages: list[Passage], evidence: Evidence) -> lis
 
 # --- the module-level API ----------------------------------------------------------------------
 
-_embedder_lock = threading.Lock()
-_embedder: Embedder | None = None
+_embedders_lock = threading.Lock()
+_embedders: dict[str, Embedder] = {}
 _pipelines: dict[tuple, Pipeline] = {}
 _pipelines_lock = threading.Lock()
 
 
-def shared_embedder() -> Embedder:
-    """One embedding model per process: every pipeline uses the same weights."""
-    global _embedder
-    with _embedder_lock:
-        if _embedder is None:
-            _embedder = SentenceTransformerEmbedder()
-        return _embedder
+def shared_embedder(index_dir: str | Path = DEFAULT_INDEX) -> Embedder:
+    """One embedder per index directory and process (ONNX Runtime over the index's export of the model);
+    pipelines of one index share its weights."""
+    key = str(Path(index_dir).resolve())
+    with _embedders_lock:
+        if key not in _embedders:
+            _embedders[key] = index_embedder(index_dir)
+        return _embedders[key]
 
 
 def get_pipeline(
@@ -347,4 +349,4 @@ def build_index(
     corpus_dir: str | Path = DEFAULT_CORPUS, index_dir: str | Path = DEFAULT_INDEX, *, progress: bool = False
 ) -> BuildReport:
     """Build the index, or update it: only new or changed files are embedded."""
-    return update_index(corpus_dir, index_dir, shared_embedder(), progress=progress)
+    return update_index(corpus_dir, index_dir, shared_embedder(index_dir), progress=progress)

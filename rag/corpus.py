@@ -11,11 +11,12 @@ from __future__ import annotations
 import codecs
 import hashlib
 import logging
+import os
 import re
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
-
-from datasketch import MinHash, MinHashLSH
+from stat import S_ISREG
 
 from .dates import MONTH_ANY, find_date
 from .errors import CorpusError
@@ -49,31 +50,42 @@ class Document:
 class CorpusFile:
     source: str
     path: Path
-    sha256: str
+    size: int
+    mtime_ns: int
+
+    @cached_property
+    def sha256(self) -> str:
+        """Of the raw bytes, read on first use: a freshness check reads only files whose size or time changed."""
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()
 
 
 # --- files -------------------------------------------------------------------------------------
 
 
 def list_corpus(corpus_dir: str | Path) -> list[CorpusFile]:
-    """The article files of a corpus directory with their hashes, in a stable order."""
+    """The article files of a corpus directory with their sizes and modification times, in a stable order.
+    Hidden files and folders are left out. One `stat` per file: 100,000 files are listed in a fraction of
+    a second (bench/freshness.py)."""
     root = Path(corpus_dir)
     if not root.exists():
         raise CorpusError(f"corpus directory not found: {root} (pass --corpus DIR with your articles)")
     if not root.is_dir():
         raise CorpusError(f"corpus path is not a directory: {root}")
     files = []
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        if path.suffix.lower() not in SUPPORTED_SUFFIXES or any(
-            part.startswith(".") for part in path.relative_to(root).parts
-        ):
-            continue
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            log.warning("skipping %s: cannot read it (%s)", path, exc.strerror or exc)
-            continue
-        files.append(CorpusFile(path.relative_to(root).as_posix(), path, hashlib.sha256(data).hexdigest()))
+    for folder, subfolders, names in os.walk(root):
+        subfolders[:] = [name for name in subfolders if not name.startswith(".")]
+        for name in names:
+            if name.startswith(".") or not name.lower().endswith(SUPPORTED_SUFFIXES):
+                continue
+            path = Path(folder, name)
+            try:
+                stat = path.stat()
+            except OSError as exc:
+                log.warning("skipping %s: cannot read it (%s)", path, exc.strerror or exc)
+                continue
+            if S_ISREG(stat.st_mode):
+                files.append(CorpusFile(path.relative_to(root).as_posix(), path, stat.st_size, stat.st_mtime_ns))
+    files.sort(key=lambda file: file.source.split("/"))
     if not files:
         raise CorpusError(
             f"no article files in {root}: add .txt, .md or .html files (found none of {', '.join(SUPPORTED_SUFFIXES)})"
@@ -280,6 +292,8 @@ def group_near_duplicates(documents: list[Document]) -> list[Document]:
     Copies are found with MinHash LSH over word shingles; they still keep their own text, so a
     figure changed between two copies is compared by the guard rather than hidden.
     """
+    from datasketch import MinHash, MinHashLSH  # imports scipy: 1.2 s, paid only by an index build
+
     lsh = MinHashLSH(threshold=NEAR_DUPLICATE_THRESHOLD, num_perm=128)
     hashes = {}
     by_source = {doc.source: doc for doc in documents}

@@ -24,7 +24,7 @@ from itertools import combinations
 import numpy as np
 
 from .chunking import Sentence, split_sentences
-from .models import Embedder
+from .embedding import Embedder
 from .quantities import Quantity, asked_quantity, extract_quantities, same_value, supports
 from .retrieval import Passage
 from .text import CITATION, UnionFind, cited_numbers, word_similarity

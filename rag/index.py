@@ -26,8 +26,14 @@ import numpy as np
 
 from .chunking import Chunk, ChunkSettings, chunk_document
 from .corpus import CorpusFile, Document, group_near_duplicates, list_corpus, read_document
+from .embedding import (
+    EMBEDDING_MODEL,
+    Embedder,
+    OnnxEmbedder,
+    SentenceTransformerEmbedder,
+    onnx_runtime_installed,
+)
 from .errors import CorpusError, IndexStateError
-from .models import Embedder
 
 log = logging.getLogger("rag")
 
@@ -36,6 +42,8 @@ FORMAT_VERSION = 1
 # so it passes a 50 ms budget between 180k and 270k. HNSW answers in under 1 ms but is rebuilt whole on every
 # index update (35 s at 100k, 640-755 s at 1M) and is approximate: it is used only where exact search is too slow.
 HNSW_THRESHOLD = 150_000
+# The ONNX export of the embedding model lives beside the generations, so a rebuild does not export it again.
+ONNX_EXPORT = Path("embedder") / f"{EMBEDDING_MODEL}.onnx"
 
 
 def package_version() -> str:
@@ -58,6 +66,8 @@ class Manifest:
     documents: int = 0
     chunks: int = 0
     artifacts: dict[str, str] = field(default_factory=dict)  # written file -> sha256
+    stats: dict[str, list[int]] = field(default_factory=dict)  # corpus file -> [size, mtime_ns] when hashed
+    embedder: dict = field(default_factory=dict)  # the runtime that embedded; for ONNX, its file and sha256
 
 
 @dataclass
@@ -146,6 +156,66 @@ def stale_reasons(
                 f"corpus files {label} since the build: {', '.join(names[:5])}{' …' if len(names) > 5 else ''}"
             )
     return reasons
+
+
+def corpus_hashes(files: list[CorpusFile], manifest: Manifest | None) -> dict[str, str]:
+    """Each readable file's sha256: the recorded one when its size and modification time are those the
+    manifest recorded, else read now. `rag index` passes no manifest, so a change that kept both is caught."""
+    known = manifest.files if manifest else {}
+    stats = manifest.stats if manifest else {}
+    hashes = {}
+    for file in files:
+        if file.source in known and stats.get(file.source) == [file.size, file.mtime_ns]:
+            hashes[file.source] = known[file.source]
+            continue
+        try:
+            hashes[file.source] = file.sha256
+        except OSError as exc:  # removed or locked since the directory was listed
+            log.warning("skipping %s: cannot read it (%s)", file.source, exc.strerror or exc)
+    return hashes
+
+
+# --- the embedder ------------------------------------------------------------------------------
+
+
+def index_embedder(index_dir: str | Path) -> Embedder:
+    """The embedder for an index: ONNX Runtime over the index's own export of the model, made from the
+    installed model on first use when it is missing or damaged; sentence-transformers, which gives the same
+    vectors, when ONNX Runtime is not installed."""
+    if not onnx_runtime_installed():
+        return SentenceTransformerEmbedder()
+    path = Path(index_dir) / ONNX_EXPORT
+    recorded = {}
+    with contextlib.suppress(IndexStateError):
+        recorded = (read_manifest(index_dir) or Manifest("", 0, {}, {})).embedder
+    return OnnxEmbedder(path, export=not (path.is_file() and _intact(path, recorded)))
+
+
+def _intact(path: Path, recorded: dict) -> bool:
+    """Whether the ONNX export is the one the manifest recorded: by size and time, then by hash. An export
+    that no build has recorded yet was renamed into place whole, so it is taken as it is."""
+    if recorded.get("file") != ONNX_EXPORT.as_posix():
+        return True
+    stat = path.stat()
+    if [stat.st_size, stat.st_mtime_ns] == [recorded.get("size"), recorded.get("mtime_ns")]:
+        return True
+    return _sha256(path) == recorded.get("sha256")
+
+
+def _embedder_record(index_dir: Path, embedder: Embedder, previous: dict) -> dict:
+    """What the manifest keeps about the embedder: the runtime, and for ONNX the export's hash and stat."""
+    if not isinstance(embedder, OnnxEmbedder):
+        return {"runtime": type(embedder).__name__}
+    path = embedder.model_file
+    stat = path.stat()
+    same = [stat.st_size, stat.st_mtime_ns] == [previous.get("size"), previous.get("mtime_ns")]
+    return {
+        "runtime": "onnxruntime",
+        "file": path.relative_to(index_dir).as_posix() if path.is_relative_to(index_dir) else str(path),
+        "sha256": previous["sha256"] if same and previous.get("sha256") else _sha256(path),
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+    }
 
 
 # --- loading -----------------------------------------------------------------------------------
@@ -266,8 +336,9 @@ def update_index(
     index_dir = Path(index_dir)
     files = list_corpus(corpus_dir)
     with _build_lock(index_dir):
+        hashes = corpus_hashes(files, None)  # every file read: a change that kept size and time is caught too
         previous = _previous(index_dir, embedder, settings)
-        plan = _plan(files, previous)
+        plan = _plan(files, hashes, previous)
         if not plan.documents:
             raise CorpusError(f"no readable article in {corpus_dir}: every file was empty, binary or furniture only")
         documents = group_near_duplicates(plan.documents)
@@ -276,10 +347,12 @@ def update_index(
             embedding_model=embedder.name,
             dim=int(vectors.shape[1]) if len(vectors) else embedder.dim,
             chunker=asdict(settings),
-            files={f.source: f.sha256 for f in files},
+            files=hashes,
             built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             documents=len(documents),
             chunks=len(chunks),
+            stats={f.source: [f.size, f.mtime_ns] for f in files if f.source in hashes},
+            embedder=_embedder_record(index_dir, embedder, previous.manifest.embedder if previous else {}),
         )
         _write_generation(index_dir, manifest, documents, chunks, vectors)
         removed = sorted(set(previous.documents if previous else ()) - {d.source for d in documents})
@@ -299,12 +372,14 @@ class _Plan:
     skipped: list[str] = field(default_factory=list)
 
 
-def _plan(files: list[CorpusFile], previous: Index | None) -> _Plan:
+def _plan(files: list[CorpusFile], hashes: dict[str, str], previous: Index | None) -> _Plan:
     plan = _Plan()
     old_docs = previous.documents if previous else {}
     for file in files:
         old = old_docs.get(file.source)
-        if old is not None and old.sha256 == file.sha256:
+        if file.source not in hashes:  # unreadable: corpus_hashes said why
+            plan.skipped.append(file.source)
+        elif old is not None and old.sha256 == hashes[file.source]:
             plan.documents.append(old)
             plan.reused.append(file.source)
         elif doc := read_document(file):
@@ -422,7 +497,7 @@ def open_index(
     manifest = None
     with contextlib.suppress(IndexStateError):
         manifest = read_manifest(index_dir)
-    corpus = {f.source: f.sha256 for f in list_corpus(corpus_dir)}
+    corpus = corpus_hashes(list_corpus(corpus_dir), manifest)
     reasons = stale_reasons(manifest, corpus, embedder, settings) if manifest else ["no index built yet"]
     if (
         not reasons

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .chunking import split_sentences
-from .models import Embedder
+from .embedding import Embedder
 from .quantities import Asked, asked_quantity, extract_quantities
 from .retrieval import Passage
 from .text import FUNCTION_WORDS

@@ -10,8 +10,8 @@ import re
 from dataclasses import dataclass, field
 
 from .dates import MONTHS, WEEKDAYS
+from .embedding import Embedder
 from .index import Index
-from .models import Embedder
 from .text import word_matcher
 
 # Cormack et al.'s constant: damps the weight of the very top ranks so neither list dominates.

@@ -96,10 +96,11 @@ def seeds(tmp_path_factory) -> tuple[Path, Path]:
 
 
 @pytest.fixture(scope="session")
-def real_embedder():
+def real_embedder(tmp_path_factory):
+    """The default embedder (ONNX Runtime), over an export made once for the test session."""
     from rag.answer import shared_embedder
 
-    return shared_embedder()
+    return shared_embedder(tmp_path_factory.mktemp("embedder-index"))
 
 
 @pytest.fixture
