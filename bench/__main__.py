@@ -6,12 +6,13 @@ import argparse
 import os
 import time
 
-from bench import ask, coldstart, embedding, generation, retrieval
+from bench import ask, coldstart, embedding, freshness, generation, retrieval
 from bench.common import Figure, format_table, machine, peak_rss_mib
 
 # Cheapest first; retrieval last: it holds millions of vectors.
 PARTS = {
     "coldstart": coldstart.run,
+    "freshness": freshness.run,
     "embedding": embedding.run,
     "generation": generation.run,
     "ask": ask.run,

@@ -147,6 +147,8 @@ def stale_reasons(
         reasons.append(f"built with embedding model {manifest.embedding_model}, now {embedder.name}")
     if manifest.chunker != asdict(settings):
         reasons.append(f"built with chunker settings {manifest.chunker}, now {asdict(settings)}")
+    if corpus_files == manifest.files:  # one comparison in C: most questions find the corpus unchanged
+        return reasons
     added = sorted(set(corpus_files) - set(manifest.files))
     removed = sorted(set(manifest.files) - set(corpus_files))
     changed = sorted(s for s in set(corpus_files) & set(manifest.files) if corpus_files[s] != manifest.files[s])
