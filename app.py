@@ -140,7 +140,7 @@ def source_card(citation: Citation, answer: Answer) -> str:
     start = citation.start - passage.start
     if citation.passage[start : start + len(citation.quote)] != citation.quote:
         start = -1  # offsets that do not point at the quote: show the passage unmarked
-    meta = " · ".join(escape(part) for part in (citation.outlet or "unknown outlet", citation.date) if part)
+    meta = " · ".join(escape(part) for part in (citation.label, citation.date or "undated") if part)
     return (
         f'<article class="rag-card" id="rag-source-{citation.n}">'
         f'<header><span class="rag-n">{citation.n}</span><span class="rag-meta">{meta}</span></header>'
@@ -162,7 +162,8 @@ def closest_passages(answer: Answer) -> str:
     if not answer.passages:
         return ""
     items = "".join(
-        f"<li><b>{escape(p.label)}</b>: {escape(textwrap.shorten(p.text, 160))}</li>" for p in answer.passages[:3]
+        f"<li><b>{escape(p.label)}</b>, {escape(p.date or 'undated')}: {escape(textwrap.shorten(p.text, 160))}</li>"
+        for p in answer.passages[:3]
     )
     return f"<p>Closest passages (none answers the question):</p><ul>{items}</ul>"
 
@@ -173,6 +174,7 @@ def answer_footer(answer: Answer) -> str:
         f"answer: {MODES.get(answer.mode, answer.mode)}",
         f"model: {answer.models['generator']}",
         f"guard: {answer.guard.status}",
+        f"as of {answer.as_of}",
         f"{answer.timings.get('total_s', 0):.2f} s",
     ]
     notes = "".join(f"<li>{escape(note)}</li>" for note in answer.notes)
@@ -224,12 +226,13 @@ class Chat:
         """The cached pipeline for a model: each model is loaded once per process, on first use."""
         return get_pipeline(self.corpus_dir, self.index_dir, model or None)
 
-    def respond(self, message: str, history: list, model: str, k: int) -> Iterator[tuple]:
-        """Stream the draft into the chat, then replace it by the checked answer and fill the panel."""
+    def respond(self, message: str, history: list, model: str, k: int, as_of: str | None = None) -> Iterator[tuple]:
+        """Stream the draft into the chat, then replace it by the checked answer and fill the panel.
+        `as_of` is the day the question is asked ("YYYY-MM-DD"; empty: today)."""
         yield "*Searching the articles…*", EMPTY_PANEL, None
         try:
             draft = ""
-            for piece in self.pipeline(model).stream(message, k=k):
+            for piece in self.pipeline(model).stream(message, k=k, as_of=as_of or None):
                 if isinstance(piece, Answer):
                     yield chat_text(piece.text), render_answer(piece), piece.to_dict()
                 else:
@@ -291,6 +294,14 @@ def build_app(
                 "Or type the path of any .gguf file.",
             )
             k_box = gr.Slider(1, MAX_K, value=DEFAULT_K, step=1, precision=0, label="Passages to retrieve (k)")
+            as_of_box = gr.DateTime(
+                include_time=False,
+                type="string",
+                label="As of",
+                info="The day the question is asked: articles published after it are left out, and "
+                "'this week' means the week before it. Empty: today.",
+                elem_id="rag-as-of",
+            )
             gr.Markdown("### Index")
             status_box = gr.HTML('<div class="rag-status">Opening the index…</div>', elem_id="rag-status")
             reindex_button = gr.Button("Re-index the corpus", variant="secondary")
@@ -317,9 +328,9 @@ def build_app(
                 stop_btn=True,
             ),
             validator=check_question,
-            additional_inputs=[model_box, k_box],
+            additional_inputs=[model_box, k_box, as_of_box],
             additional_outputs=[panel, answer_json],
-            examples=[[question, None, None] for question in EXAMPLES],
+            examples=[[question, None, None, None] for question in EXAMPLES],
             api_name="ask",
             api_description="Answer a question from the corpus. Returns the chat text, the sources-and-guard HTML and the Answer as JSON "
             '(with its guard report), or {"error": message} for a question or model that cannot be used.',

@@ -14,9 +14,11 @@ import unicodedata
 from collections import abc
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
+from .dates import parse_as_of
 from .drafting import MAX_REPLY_TOKENS, attribute_citations, build_messages, reply_problems, shown_passages
 from .embedding import Embedder
 from .errors import QuestionError
@@ -24,7 +26,7 @@ from .guard import GuardReport, cited_spans, review, unsupported_numbers
 from .index import BuildReport, Index, index_embedder, open_index, update_index
 from .models import Generator, resolve_generator
 from .reading import Evidence, best_sentence, extractive_answer, select_evidence
-from .retrieval import DEFAULT_K, Passage, retrieve
+from .retrieval import DEFAULT_K, UNNAMED_SOURCE, Passage, retrieve
 from .text import cited_numbers
 
 # "model": the model's checked reply; "extractive": the evidence quoted; "abstain": the corpus does not answer.
@@ -51,6 +53,11 @@ class Citation:
     end: int
     passage: str  # the whole passage the quote sits in
 
+    @property
+    def label(self) -> str:
+        """Who says it: the outlet, or a neutral name (never the file name)."""
+        return self.outlet or UNNAMED_SOURCE
+
 
 @dataclass
 class Answer:
@@ -64,10 +71,12 @@ class Answer:
     models: dict[str, str]
     timings: dict[str, float]
     notes: list[str] = field(default_factory=list)  # what was trimmed or rejected, for the curious
+    as_of: date | None = None  # the day the question was asked: later articles were left out
 
     def to_dict(self) -> dict:
         return {
             "question": self.question,
+            "as_of": self.as_of.isoformat() if self.as_of else None,
             "answer": self.text,
             "abstained": self.abstained,
             "mode": self.mode,
@@ -78,6 +87,7 @@ class Answer:
                     "source": p.source,
                     "outlet": p.outlet,
                     "title": p.title,
+                    "date": p.date,
                     "text": p.text,
                     "score": round(p.score, 6),
                     "dense_score": p.dense_score,
@@ -144,19 +154,20 @@ class Pipeline:
     def models(self) -> dict[str, str]:
         return {"embedder": self.embedder.name, "generator": self.generator.name if self.generator else "extractive"}
 
-    def ask(self, question: str, *, k: int = DEFAULT_K) -> Answer:
+    def ask(self, question: str, *, k: int = DEFAULT_K, as_of: date | str | None = None) -> Answer:
         answer = None
-        for piece in self.stream(question, k=k):
+        for piece in self.stream(question, k=k, as_of=as_of):
             if isinstance(piece, Answer):
                 answer = piece
         return answer
 
-    def stream(self, question: str, *, k: int = DEFAULT_K) -> Iterator[str | Answer]:
+    def stream(self, question: str, *, k: int = DEFAULT_K, as_of: date | str | None = None) -> Iterator[str | Answer]:
         """Pieces of the model's draft as it is generated, then the checked `Answer` (whose text may
-        differ from the draft: a reply that fails the checks is replaced by the quoted evidence)."""
+        differ from the draft: a reply that fails the checks is replaced by the quoted evidence).
+        `as_of` is the day the question is asked (a date or "YYYY-MM-DD"; None: today)."""
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise QuestionError(f"k must be a whole number of passages, at least 1 (got {k!r})")
-        run = _Run(time.perf_counter())
+        run = _Run(time.perf_counter(), parse_as_of(as_of))
         question, run.notes = clean_question(question)
         passages, evidence = self._read(question, k, run)
         if not evidence.answerable:
@@ -166,10 +177,10 @@ class Pipeline:
         yield self._checked_answer(question, mode, text, rejected, passages, evidence, run)
 
     def _read(self, question: str, k: int, run: _Run) -> tuple[list[Passage], Evidence]:
-        """Retrieve the passages and choose the evidence sentences among them."""
+        """Retrieve the passages published by `as_of` and choose the evidence sentences among them."""
         index = self.index
         run.lap("index_s")
-        passages = retrieve(index, self.embedder, question, k=k)
+        passages = retrieve(index, self.embedder, question, k=k, as_of=run.as_of)
         run.lap("retrieval_s")
         evidence = select_evidence(question, passages, self.embedder)
         run.lap("evidence_s")
@@ -234,6 +245,7 @@ class Pipeline:
             models=self.models,
             timings=run.timings,
             notes=run.notes,
+            as_of=run.as_of,
         )
 
 
@@ -242,6 +254,7 @@ class _Run:
     """Timings and notes gathered while one question is answered."""
 
     began: float
+    as_of: date  # the day the question is asked
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     _mark: float = 0.0
@@ -275,20 +288,20 @@ def citations_for(text: str, passages: list[Passage], evidence: Evidence) -> lis
 
 # --- the module-level API ----------------------------------------------------------------------
 
-_embedders_lock = threading.Lock()
-_embedders: dict[str, Embedder] = {}
+_embedder_lock = threading.Lock()
+_embedder: Embedder | None = None
 _pipelines: dict[tuple, Pipeline] = {}
 _pipelines_lock = threading.Lock()
 
 
 def shared_embedder(index_dir: str | Path = DEFAULT_INDEX) -> Embedder:
-    """One embedder per index directory and process (ONNX Runtime over the index's export of the model);
-    pipelines of one index share its weights."""
-    key = str(Path(index_dir).resolve())
-    with _embedders_lock:
-        if key not in _embedders:
-            _embedders[key] = index_embedder(index_dir)
-        return _embedders[key]
+    """One embedding model per process, every pipeline uses the same weights: ONNX Runtime over the export
+    of the model in the first index directory asked for (an index built with it keeps a copy of its own)."""
+    global _embedder
+    with _embedder_lock:
+        if _embedder is None:
+            _embedder = index_embedder(index_dir)
+        return _embedder
 
 
 def get_pipeline(
@@ -318,18 +331,22 @@ def ask(
     index_dir: str | Path = DEFAULT_INDEX,
     corpus_dir: str | Path = DEFAULT_CORPUS,
     rebuild: bool = True,
+    as_of: date | str | None = None,
 ) -> Answer:
     """Answer a question from the corpus, with citations and the numeric guard's report.
 
     Args:
         question: the question, in plain words.
         k: how many passages to retrieve and cite from.
+        as_of: the day the question is asked, a date or "YYYY-MM-DD" (None: today). Articles dated
+            after it are left out, recent ones are preferred for "this week" or "latest" questions.
         model: "smollm2", "gemma3-270m", "extractive", or the path of any GGUF file; None for the default.
         index_dir: where the index lives; it is built or updated on first use.
         corpus_dir: the articles (.txt, .md, .html).
         rebuild: update a stale index (True) or refuse with an error (False).
     """
-    return get_pipeline(corpus_dir, index_dir, model, rebuild=rebuild).ask(question, k=k)
+    day = parse_as_of(as_of)  # a bad date fails before any model is loaded
+    return get_pipeline(corpus_dir, index_dir, model, rebuild=rebuild).ask(question, k=k, as_of=day)
 
 
 def ask_stream(
@@ -340,9 +357,11 @@ def ask_stream(
     index_dir: str | Path = DEFAULT_INDEX,
     corpus_dir: str | Path = DEFAULT_CORPUS,
     rebuild: bool = True,
+    as_of: date | str | None = None,
 ) -> Iterator[str | Answer]:
     """Like `ask`, but yields the draft's text pieces as they are generated, then the final `Answer`."""
-    return get_pipeline(corpus_dir, index_dir, model, rebuild=rebuild).stream(question, k=k)
+    day = parse_as_of(as_of)
+    return get_pipeline(corpus_dir, index_dir, model, rebuild=rebuild).stream(question, k=k, as_of=day)
 
 
 def build_index(

@@ -13,7 +13,7 @@ from .errors import RagError
 from .text import format_table
 
 
-def _add_common(parser: argparse.ArgumentParser, *, model: bool = True) -> None:
+def _add_common(parser: argparse.ArgumentParser, *, model: bool = True, evaluate: bool = False) -> None:
     parser.add_argument(
         "--corpus",
         default=api.DEFAULT_CORPUS,
@@ -29,6 +29,13 @@ def _add_common(parser: argparse.ArgumentParser, *, model: bool = True) -> None:
         )
         parser.add_argument(
             "--model", default=None, metavar="NAME|PATH", help="smollm2, gemma3-270m, extractive, or a .gguf file"
+        )
+        parser.add_argument(
+            "--as-of",
+            default=None,
+            metavar="YYYY-MM-DD",
+            help="the day the question is asked: later articles are left out, and 'this week' means the week "
+            "before it; default: today" + (" (for lines without an `as_of` field)" if evaluate else ""),
         )
     parser.add_argument("--json", action="store_true", help="print one JSON object (for scripts)")
 
@@ -46,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(ask)
     evaluate = commands.add_parser("eval", help="score the system on a question set (JSON lines)")
     evaluate.add_argument("file", metavar="FILE.jsonl")
-    _add_common(evaluate)
+    _add_common(evaluate, evaluate=True)
     return parser
 
 
@@ -92,7 +99,9 @@ def run_index(args) -> int:
 
 
 def run_ask(args) -> int:
-    result = api.ask(args.question, k=args.k, model=args.model, index_dir=args.index, corpus_dir=args.corpus)
+    result = api.ask(
+        args.question, k=args.k, model=args.model, index_dir=args.index, corpus_dir=args.corpus, as_of=args.as_of
+    )
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     else:
@@ -103,7 +112,9 @@ def run_ask(args) -> int:
 def run_eval(args) -> int:
     from .evaluation import evaluate, format_report
 
-    report = evaluate(args.file, k=args.k, model=args.model, index_dir=args.index, corpus_dir=args.corpus)
+    report = evaluate(
+        args.file, k=args.k, model=args.model, index_dir=args.index, corpus_dir=args.corpus, as_of=args.as_of
+    )
     print(json.dumps(report, indent=2, ensure_ascii=False) if args.json else format_report(report))
     return 0
 
@@ -128,15 +139,19 @@ def format_answer(result: api.Answer) -> str:
         lines += ["", "Sources:"]
         for c in result.citations:
             lines.append(
-                f"  [{c.n}] {c.outlet or 'unknown outlet'}: {c.title or c.source} ({c.source}, characters {c.start}-{c.end})"
+                f"  [{c.n}] {c.label}, {c.date or 'undated'}: {c.title or c.source} ({c.source}, characters {c.start}-{c.end})"
             )
             lines.append(textwrap.fill(f'"{c.quote}"', 100, initial_indent="      ", subsequent_indent="      "))
     elif result.abstained and result.passages:
         lines += ["", "Closest passages (none answers the question):"]
-        lines += [f"  - {p.label} ({p.source}): {textwrap.shorten(p.text, 90)}" for p in result.passages[:3]]
+        lines += [
+            f"  - {p.label}, {p.date or 'undated'} ({p.source}): {textwrap.shorten(p.text, 90)}"
+            for p in result.passages[:3]
+        ]
     lines += [
         "",
-        f"[guard: {guard.status} | answer: {result.mode} | model: {result.models['generator']} | {result.timings['total_s']:.2f} s]",
+        f"[guard: {guard.status} | answer: {result.mode} | model: {result.models['generator']} | "
+        f"as of {result.as_of} | {result.timings['total_s']:.2f} s]",
     ]
     return "\n".join(lines)
 

@@ -4,6 +4,10 @@ Pages saved from news sites carry newsletter forms, captions, ads and lists of o
 that may be indexed or quoted. HTML goes through trafilatura first; every format then goes through the
 same line rules below, written for saved page text (trafilatura and jusText need markup to tell
 furniture from article, and plain text has none).
+
+Labels come from the page, never from the file name (whose digits would read as figures): the
+outlet from the page's metadata, its host line ("August 5, 2022 · cnn.com"), a dateline ("(CNN) —")
+or a news desk; the date from the metadata or a date line of the header; the title from the header.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from functools import cached_property
 from pathlib import Path
 from stat import S_ISREG
 
-from .dates import MONTH_ANY, find_date
+from .dates import MONTH_ANY, find_date, split_date_line
 from .errors import CorpusError
 from .text import UnionFind
 
@@ -143,7 +147,9 @@ def read_document(file: CorpusFile) -> Document | None:
     elif suffix == ".md":
         raw = _strip_markdown(raw)
     document = clean_text(raw, source=file.source, sha256=file.sha256)
-    document = replace(document, **{k: v for k, v in metadata.items() if v and not getattr(document, k)})
+    document = replace(document, **{k: v for k, v in metadata.items() if v})  # the page's own metadata wins
+    if document.title:
+        document = replace(document, title=_without_site_name(document.title, document.outlet))
     if not document.text:
         log.warning(
             "skipping %s: no article text left after removing page furniture "
@@ -161,11 +167,12 @@ def _extract_html(html: str) -> tuple[str, dict[str, str | None]]:
     if result is None:
         return "", {}
     as_dict = result.as_dict() if hasattr(result, "as_dict") else dict(result)
+    published = find_date(as_dict.get("date") or "")
     metadata = {
         "title": as_dict.get("title"),
         "byline": as_dict.get("author"),
-        "date": as_dict.get("date"),
-        "outlet": _short_outlet(as_dict.get("sitename")),
+        "date": published.isoformat() if published else None,
+        "outlet": _short_outlet(as_dict.get("sitename")) or outlet_from_host(as_dict.get("hostname") or ""),
     }
     return as_dict.get("text") or "", metadata
 
@@ -215,18 +222,29 @@ _CAPTION = re.compile(
 )
 _BYLINE = re.compile(r"^by\s+(.+)$", re.I)
 _DATELINE_OUTLET = re.compile(r"\(([A-Z][A-Za-z]{1,15})\)\s+(--|—|–)")
+# A first paragraph that opens with the outlet in brackets, after an optional place: "(CNN) The …",
+# "New York (CNN Business) Stocks …".
+_LEADING_DATELINE = re.compile(
+    r"(?:[A-Z][\w.'’-]*(?:,? [A-Z][\w.'’-]*){0,3} )?\(([A-Z][A-Za-z]+(?: [A-Z][a-z]+)?)\) (?=[A-Z\"“‘'—–-])"
+)
+_HOST = re.compile(
+    r"(?<![\w@.-])(?:https?://)?(?:www\.)?((?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,})(?:/\S*)?(?![\w.-])"
+)
+_SEPARATORS = " ,;:|/·•–—-"
+_SITE_SUFFIX = re.compile(r"\s[|–—-]\s([^|–—]{1,40})$")
+# Lines from the top of a page among which its date, host and by-lines are looked for.
+HEADER_LINES = 5
 _NEWS_DESK = re.compile(r"\b(?:and\s+)?(The\s+)?([A-Z][\w.]*(?:\s+[A-Z][\w.]*){0,3})\s+news desk\b")
 _SENTENCE_END = re.compile(r"[.!?]['\"”’)]*$|[\"”’]$")
 
 
 def clean_text(raw: str, *, source: str, sha256: str = "") -> Document:
     """Cut a saved page down to its article paragraphs and read outlet, title, byline and date."""
-    lines = [re.sub(r"\s+", " ", line).strip() for line in raw.splitlines()]
-    header: list[str] = []
-    body: list[str] = []
-    for line in lines:
-        if not line or _is_furniture(line):
-            continue
+    lines = [line for line in (re.sub(r"\s+", " ", line).strip() for line in raw.splitlines()) if line]
+    lines = [line for line in lines if not _is_furniture(line)]
+    header_end = _header_end(lines)
+    header, body = lines[:header_end], []
+    for line in lines[header_end:]:
         if body and _END_OF_ARTICLE.match(line):
             break
         if _is_paragraph(line):
@@ -235,14 +253,14 @@ def clean_text(raw: str, *, source: str, sha256: str = "") -> Document:
             header.append(line)
         # A line without closing punctuation inside the article is a sub-heading or a teaser for
         # another story; neither is article text worth quoting.
-    title, byline, published = _read_header(header)
-    text = "\n\n".join(_dedupe_adjacent(body))
+    title, byline, published, host = _read_header(header)
+    outlet = outlet_from_host(host) if host else _find_outlet(header + body[:3])
     return Document(
         source=source,
-        text=text,
+        text="\n\n".join(_dedupe_adjacent(body)),
         sha256=sha256,
-        outlet=_find_outlet(header + body[:3]),
-        title=title,
+        outlet=outlet,
+        title=_without_site_name(title, outlet) if title else None,
         byline=byline,
         date=published,
     )
@@ -266,22 +284,53 @@ def _dedupe_adjacent(paragraphs: list[str]) -> list[str]:
     return [p for i, p in enumerate(paragraphs) if i == 0 or p != paragraphs[i - 1]]
 
 
-def _read_header(header: list[str]) -> tuple[str | None, str | None, str | None]:
-    title = byline = published = None
+def _header_end(lines: list[str]) -> int:
+    """How many lines at the top are the page header: up to its last date, host or by-line, even past a
+    title that reads like a sentence ("Things to know this week ..."). A second sentence ends the
+    search, so a date sub-heading inside an article never turns its paragraphs into header."""
+    end = sentences = 0
+    for i, line in enumerate(lines[:HEADER_LINES]):
+        if _is_header_line(line):
+            end = i + 1
+        elif _is_paragraph(line):
+            sentences += 1
+            if sentences > 1:
+                break
+    return end
+
+
+def _is_header_line(line: str) -> bool:
+    """A page's date line, host line or by-line: "August 5, 2022 · cnn.com", "By Jane Roe | Aug. 5, 2022"."""
+    if _BYLINE.match(line):
+        return not _is_paragraph(line)
+    published, rest = split_date_line(line)
+    rest = _HOST.sub(" ", rest).strip(_SEPARATORS)
+    return (published is not None or rest != line.strip(_SEPARATORS)) and len(rest.split()) <= 2
+
+
+def _read_header(header: list[str]) -> tuple[str | None, str | None, str | None, str | None]:
+    """Title, byline, ISO date and host name of the page, from the lines above the article. The date
+    of a date line wins over one a title happens to state ("5 things to know on July 10, 2022")."""
+    title = byline = host = None
+    dates: list[tuple[bool, str]] = []  # (from a date line?, ISO date)
     for line in header:
-        found = find_date(line)
-        if found and published is None:
-            published = found.isoformat()
+        found, rest = split_date_line(line)
+        is_header_line = _is_header_line(line)
+        if found:
+            dates.append((is_header_line, found.isoformat()))
+        if host is None and is_header_line and (named := _HOST.search(rest)):
+            host = named.group(1)
         if (match := _BYLINE.match(line)) and byline is None:
             byline = re.split(MONTH_ANY, match.group(1))[0].strip(" ,|") if found else match.group(1).strip()
-        elif title is None and not found and len(line.split()) >= 4:
+        elif title is None and not is_header_line and len(line.split()) >= 3:
             title = line
-    return title, byline, published
+    published = max(dates, key=lambda pair: pair[0])[1] if dates else None
+    return title, byline, published, host
 
 
 def _find_outlet(lines: list[str]) -> str | None:
     for line in lines:
-        if found := _DATELINE_OUTLET.search(line):
+        if found := _DATELINE_OUTLET.search(line) or _LEADING_DATELINE.match(line):
             return found.group(1)
         if found := _NEWS_DESK.search(line):
             return found.group(2)
@@ -290,6 +339,55 @@ def _find_outlet(lines: list[str]) -> str | None:
 
 def _short_outlet(name: str | None) -> str | None:
     return re.sub(r"^the\s+", "", name, flags=re.I).strip() if name else None
+
+
+# Outlets whose name is not their host's name written out; others: "reuters.com" -> "Reuters", "upi.com" -> "UPI".
+KNOWN_OUTLETS = {
+    "abcnews": "ABC News",
+    "aljazeera": "Al Jazeera",
+    "apnews": "AP",
+    "cbsnews": "CBS News",
+    "cnbc": "CNBC",
+    "foxnews": "Fox News",
+    "ft": "Financial Times",
+    "kyivindependent": "Kyiv Independent",
+    "latimes": "Los Angeles Times",
+    "nbcnews": "NBC News",
+    "nytimes": "The New York Times",
+    "theatlantic": "The Atlantic",
+    "theguardian": "The Guardian",
+    "theweek": "The Week",
+    "usatoday": "USA Today",
+    "washingtonpost": "The Washington Post",
+    "wsj": "The Wall Street Journal",
+}
+# Second-level labels under a country's domain ("theweek.co.uk", "abc.net.au").
+_SECOND_LEVEL = {"co", "com", "net", "org", "gov", "ac", "edu"}
+
+
+def outlet_from_host(host: str) -> str | None:
+    """The outlet a site's host name stands for: "cnn.com" -> "CNN", "usatoday.com" -> "USA Today",
+    "theweek.co.uk" -> "The Week", "edition.cnn.com" -> "CNN", "kyiv-post.com" -> "Kyiv Post"."""
+    labels = host.lower().removeprefix("www.").split(".")
+    if len(labels) < 2:
+        return None
+    labels = labels[:-1]  # the top-level domain
+    if len(labels) >= 2 and labels[-1] in _SECOND_LEVEL:
+        labels = labels[:-1]
+    name = labels[-1]
+    if name in KNOWN_OUTLETS:
+        return KNOWN_OUTLETS[name]
+    return name.upper() if len(name) <= 4 else " ".join(part.capitalize() for part in name.split("-"))
+
+
+def _without_site_name(title: str, outlet: str | None) -> str:
+    """A page title without the site's name pages append to it ("… - CNN", "… | CNN Business", "… | The ...")."""
+    found = _SITE_SUFFIX.search(title)
+    if not found or not outlet:
+        return title
+    suffix = found.group(1).removesuffix("...").removesuffix("…").strip().lower()
+    name = outlet.lower()
+    return title[: found.start()].rstrip() if suffix and (name.startswith(suffix) or suffix.startswith(name)) else title
 
 
 # --- near-duplicates ---------------------------------------------------------------------------

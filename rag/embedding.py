@@ -59,10 +59,6 @@ def embedding_model_dir() -> Path:
     return configs[0].parent
 
 
-def onnx_runtime_installed() -> bool:
-    return all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "tokenizers"))
-
-
 class SentenceTransformerEmbedder:
     """all-MiniLM-L6-v2 through sentence-transformers (the reference), loaded on first use."""
 
@@ -123,8 +119,9 @@ class OnnxEmbedder:
         *,
         export: bool = False,
     ):
-        """`export`: write `model_file` from the installed model on first use (it is missing or damaged);
-        when that fails, sentence-transformers embeds instead, with a warning."""
+        """`export`: write `model_file` from the installed model on first use (it is missing or damaged).
+        When ONNX Runtime is not installed or the export fails, sentence-transformers embeds instead, with a
+        warning: it gives the same vectors."""
         self.model_file = Path(model_file)
         self._model_dir = Path(model_dir) if model_dir else None
         # Texts are sorted by length before batching, so a batch pads little; 32 keeps its memory small.
@@ -175,7 +172,7 @@ class OnnxEmbedder:
                     session, tokenizer = self.session, self.tokenizer
                 except (ImportError, OSError, RuntimeError) as exc:
                     log.warning(
-                        "embedding with sentence-transformers: cannot export the model to ONNX in %s (%s)",
+                        "embedding with sentence-transformers: cannot run the model with ONNX Runtime from %s (%s)",
                         self.model_file,
                         exc,
                     )

@@ -2,7 +2,8 @@
 
 Each line holds `question`, `answerable`, `accept` (strings of which one must appear in the answer),
 `evidence` (corpus files that hold the answer), `conflict` (whether the sources disagree) and
-optionally `id` and `conflict_values`; other fields are ignored. A malformed line is reported with
+optionally `id`, `conflict_values` and `as_of` (the day the question is asked, "YYYY-MM-DD": articles
+dated after it are left out); other fields are ignored. A malformed line is reported with
 its line number and the other lines are still scored.
 
 What is measured for each question, and why:
@@ -34,11 +35,13 @@ import json
 import re
 import time
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import numpy as np
 
 from .answer import DEFAULT_CORPUS, DEFAULT_INDEX, Answer, Pipeline, get_pipeline
+from .dates import parse_as_of
 from .errors import EvalFileError, QuestionError
 from .guard import unsupported_numbers
 from .quantities import extract_quantities
@@ -58,6 +61,7 @@ class Case:
     evidence: tuple[str, ...]
     conflict: bool
     conflict_values: tuple[str, ...]
+    as_of: date | None = None
 
 
 # --- reading the question set -------------------------------------------------------------------
@@ -95,6 +99,10 @@ def parse_case(text: str, line: int) -> Case:
     accept = _strings(record, "accept")
     if answerable and not accept:
         raise ValueError("an answerable question needs at least one string in `accept`")
+    try:
+        as_of = parse_as_of(record["as_of"]) if record.get("as_of") is not None else None
+    except QuestionError as exc:
+        raise ValueError(f"`as_of`: {exc}") from None
     return Case(
         line,
         str(case_id),
@@ -104,6 +112,7 @@ def parse_case(text: str, line: int) -> Case:
         _strings(record, "evidence"),
         _flag(record, "conflict", False),
         _strings(record, "conflict_values"),
+        as_of,
     )
 
 
@@ -183,6 +192,7 @@ def score(case: Case, answer: Answer) -> dict:
     return {
         "id": case.id,
         "line": case.line,
+        "as_of": answer.as_of.isoformat() if answer.as_of else None,
         "answerable": case.answerable,
         "accepted": accepted,
         "abstained": answer.abstained,
@@ -256,19 +266,22 @@ def evaluate(
     index_dir: str | Path = DEFAULT_INDEX,
     corpus_dir: str | Path = DEFAULT_CORPUS,
     pipeline: Pipeline | None = None,
+    as_of: date | str | None = None,
 ) -> dict:
-    """Answer every question of the file with one pipeline and score the answers.
+    """Answer every question of the file with one pipeline and score the answers, each as of its
+    line's `as_of` (else `as_of`, else today).
 
     Returns {"settings", "load", "summary", "questions", "errors"}; `errors` lists malformed lines
     and questions the pipeline refused (QuestionError), by line number.
     """
     cases, errors = read_cases(path)
+    default_day = parse_as_of(as_of)
     pipeline = pipeline or get_pipeline(corpus_dir, index_dir, model)
     loaded = load(pipeline)
     rows = []
     for case in cases:
         try:
-            rows.append(score(case, pipeline.ask(case.question, k=k)))
+            rows.append(score(case, pipeline.ask(case.question, k=k, as_of=case.as_of or default_day)))
         except QuestionError as exc:  # a question the system refuses to take counts as a bad line
             errors.append({"line": case.line, "error": str(exc)})
     errors.sort(key=lambda e: e["line"])

@@ -19,6 +19,7 @@ import shutil
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -30,14 +31,13 @@ from .embedding import (
     EMBEDDING_MODEL,
     Embedder,
     OnnxEmbedder,
-    SentenceTransformerEmbedder,
-    onnx_runtime_installed,
 )
 from .errors import CorpusError, IndexStateError
 
 log = logging.getLogger("rag")
 
-FORMAT_VERSION = 1
+# 2: documents carry the date, outlet and title read from the page header (the title is no longer body text).
+FORMAT_VERSION = 2
 # Exact search reads every vector: p50 17-40 ms at 100k chunks, 150-320 ms at 1M on 2 cores (bench/RESULTS.md),
 # so it passes a 50 ms budget between 180k and 270k. HNSW answers in under 1 ms but is rebuilt whole on every
 # index update (35 s at 100k, 640-755 s at 1M) and is approximate: it is used only where exact search is too slow.
@@ -102,20 +102,53 @@ class Index:
         self.vectors = vectors
         self.dense = dense
         self.bm25 = bm25
+        # Each chunk's publication day (date ordinal), 0 when its document is undated.
+        self.days = np.array(
+            [
+                date.fromisoformat(documents[c.source].date).toordinal() if documents[c.source].date else 0
+                for c in chunks
+            ],
+            dtype=np.int64,
+        )
 
-    def search_dense(self, query_vector: np.ndarray, n: int) -> list[tuple[int, float]]:
-        if not self.chunks:
+    def dated(self, until: date, since: date | None = None) -> np.ndarray:
+        """Which chunks come from documents published by `until`: undated ones included when `since`
+        is None, only those dated from `since` on otherwise."""
+        published = (self.days > 0) & (self.days <= until.toordinal())
+        return published & (self.days >= since.toordinal()) if since else published | (self.days == 0)
+
+    def search_dense(
+        self, query_vector: np.ndarray, n: int, allowed: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """The n chunks nearest the query, among the `allowed` ones (a mask over chunks; None: all)."""
+        import faiss
+
+        if not self.chunks or (allowed is not None and not allowed.any()):
             return []
-        scores, ids = self.dense.search(query_vector.reshape(1, -1).astype(np.float32), min(n, len(self.chunks)))
+        params = None
+        if allowed is not None and not allowed.all():
+            selector = faiss.IDSelectorBatch(np.flatnonzero(allowed).astype(np.int64))
+            hnsw = getattr(self.dense, "hnsw", None)
+            params = (
+                faiss.SearchParametersHNSW(sel=selector, efSearch=hnsw.efSearch)
+                if hnsw is not None
+                else faiss.SearchParameters(sel=selector)
+            )
+        query = query_vector.reshape(1, -1).astype(np.float32)
+        scores, ids = self.dense.search(query, min(n, len(self.chunks)), params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
-    def search_keywords(self, query: str, n: int) -> list[tuple[int, float]]:
+    def search_keywords(self, query: str, n: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """The n chunks that best match the query's words (BM25), among the `allowed` ones."""
         import bm25s
 
         tokens = bm25s.tokenize([query], stopwords="en", show_progress=False)
-        if not self.chunks or not tokens.vocab:
+        if not self.chunks or not tokens.vocab or (allowed is not None and not allowed.any()):
             return []
-        ids, scores = self.bm25.retrieve(tokens, k=min(n, len(self.chunks)), show_progress=False, n_threads=1)
+        mask = allowed.astype(np.float32) if allowed is not None and not allowed.all() else None
+        ids, scores = self.bm25.retrieve(
+            tokens, k=min(n, len(self.chunks)), show_progress=False, n_threads=1, weight_mask=mask
+        )
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if s > 0]
 
     def status(self) -> dict:
@@ -182,10 +215,7 @@ def corpus_hashes(files: list[CorpusFile], manifest: Manifest | None) -> dict[st
 
 def index_embedder(index_dir: str | Path) -> Embedder:
     """The embedder for an index: ONNX Runtime over the index's own export of the model, made from the
-    installed model on first use when it is missing or damaged; sentence-transformers, which gives the same
-    vectors, when ONNX Runtime is not installed."""
-    if not onnx_runtime_installed():
-        return SentenceTransformerEmbedder()
+    installed model on first use when it is missing or damaged (nothing is imported before then)."""
     path = Path(index_dir) / ONNX_EXPORT
     recorded = {}
     with contextlib.suppress(IndexStateError):
@@ -205,19 +235,37 @@ def _intact(path: Path, recorded: dict) -> bool:
 
 
 def _embedder_record(index_dir: Path, embedder: Embedder, previous: dict) -> dict:
-    """What the manifest keeps about the embedder: the runtime, and for ONNX the export's hash and stat."""
+    """What the manifest keeps about the embedder: the runtime, and for ONNX the export's hash and stat. An
+    embedder shared with another index (one per process) leaves a copy of its export in this one."""
     if not isinstance(embedder, OnnxEmbedder):
         return {"runtime": type(embedder).__name__}
-    path = embedder.model_file
+    if not embedder.model_file.is_file():  # nothing was embedded: the export was never needed
+        return previous
+    path = index_dir / ONNX_EXPORT
+    if not path.is_file() or not path.samefile(embedder.model_file):
+        _place_copy(embedder.model_file, path)
+        previous = {}
     stat = path.stat()
     same = [stat.st_size, stat.st_mtime_ns] == [previous.get("size"), previous.get("mtime_ns")]
     return {
         "runtime": "onnxruntime",
-        "file": path.relative_to(index_dir).as_posix() if path.is_relative_to(index_dir) else str(path),
+        "file": ONNX_EXPORT.as_posix(),
         "sha256": previous["sha256"] if same and previous.get("sha256") else _sha256(path),
         "size": stat.st_size,
         "mtime_ns": stat.st_mtime_ns,
     }
+
+
+def _place_copy(source: Path, target: Path) -> None:
+    """`target` becomes a copy of `source` (a hard link where it can), renamed into place whole."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staged = target.with_name(f".{target.name}.{os.getpid()}")
+    staged.unlink(missing_ok=True)
+    try:
+        os.link(source, staged)
+    except OSError:
+        shutil.copyfile(source, staged)
+    os.replace(staged, target)
 
 
 # --- loading -----------------------------------------------------------------------------------

@@ -2,14 +2,20 @@
 
 Dense vectors find paraphrases ("January to September last year"); BM25 finds the exact rare word
 ("Panel of Experts"). Reciprocal rank fusion needs no score calibration between the two.
+
+Retrieval is dated: a question is asked on a day (`as_of`), and articles published after it are left
+out. A question that names a recent period ("this week", "yesterday", "latest") searches twice more,
+among the articles published from the start of that period to `as_of`, and fuses those rankings too:
+a passage both relevant and recent ranks first, a recent one that is not relevant gains little.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
 
-from .dates import MONTHS, WEEKDAYS
+from .dates import MONTHS, WEEKDAYS, question_period
 from .embedding import Embedder
 from .index import Index
 from .text import word_matcher
@@ -17,6 +23,8 @@ from .text import word_matcher
 # Cormack et al.'s constant: damps the weight of the very top ranks so neither list dominates.
 RRF_K = 60
 DEFAULT_K = 5
+# The label of a passage whose page names no outlet.
+UNNAMED_SOURCE = "unnamed source"
 
 
 @dataclass(frozen=True)
@@ -39,7 +47,8 @@ class Passage:
 
     @property
     def label(self) -> str:
-        return self.outlet or self.source
+        """Who says it: the outlet, or a neutral name (never the file name, whose digits read as figures)."""
+        return self.outlet or UNNAMED_SOURCE
 
 
 def reciprocal_rank_fusion(*rankings: list[tuple[int, float]], k: int = RRF_K) -> list[tuple[int, float]]:
@@ -71,18 +80,31 @@ def same_passage(a: str, b: str) -> bool:
     return True
 
 
-def retrieve(index: Index, embedder: Embedder, question: str, *, k: int = DEFAULT_K) -> list[Passage]:
+def retrieve(
+    index: Index, embedder: Embedder, question: str, *, k: int = DEFAULT_K, as_of: date | None = None
+) -> list[Passage]:
     """The k best passages for the question, each distinct: a copy of an already chosen passage from
     the same story is folded into it as a confirmation (`also_in`) instead of taking a slot, unless
-    the copy changes a figure, in which case it is kept so the guard can compare the two."""
+    the copy changes a figure, in which case it is kept so the guard can compare the two.
+
+    With `as_of`, documents dated after it are left out, and the recent ones are preferred when the
+    question names a period (see the module docstring)."""
     if k < 1:
         raise ValueError("k must be at least 1")
     pool = max(4 * k, 20)
-    dense = index.search_dense(embedder.embed([question])[0], pool)
-    keywords = index.search_keywords(question, pool)
+    vector = embedder.embed([question])[0]
+    allowed = index.dated(as_of) if as_of else None
+    dense = index.search_dense(vector, pool, allowed)
+    keywords = index.search_keywords(question, pool, allowed)
+    rankings = [dense, keywords]
+    period = question_period(question, as_of) if as_of else None
+    if period is not None:
+        # Reports of an event come out on its day and after, up to the day asked.
+        recent = index.dated(as_of, since=period.start)
+        rankings += [index.search_dense(vector, pool, recent), index.search_keywords(question, pool, recent)]
     dense_scores, keyword_scores = dict(dense), dict(keywords)
     chosen: list[Passage] = []
-    for item, score in reciprocal_rank_fusion(dense, keywords):
+    for item, score in reciprocal_rank_fusion(*rankings):
         chunk = index.chunks[item]
         doc = index.documents[chunk.source]
         copy_of = next(

@@ -1,9 +1,14 @@
-"""Shared fixtures: small fakes for the two model seams, and the real models for integration tests."""
+"""Shared fixtures: small fakes for the two model seams, and the real models for integration tests.
+
+A test that loads a real model does so through one of the fixtures in REAL_MODEL_FIXTURES, and is
+marked `integration` by that (see `pytest_collection_modifyitems`); every other test runs with the
+model packages blocked, so `pytest -m "not integration"` loads no model."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.abc
 import json
 import re
 import shutil
@@ -12,6 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -95,12 +101,79 @@ def seeds(tmp_path_factory) -> tuple[Path, Path]:
     return root / "corpus", root / "index"
 
 
+# --- the real models: each test that uses one is an integration test ----------------------------
+
+# The fixtures that load real models, directly or in a process they start. A test that uses one of
+# them, itself or through another fixture, is marked `integration`.
+REAL_MODEL_FIXTURES = frozenset({"real_embedder", "smollm2", "rag_command", "served_app"})
+# What loading a model imports; a test not marked `integration` that imports one of them fails.
+MODEL_PACKAGES = frozenset({"torch", "sentence_transformers", "transformers", "llama_cpp", "onnxruntime"})
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if REAL_MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+
+
+class BlockModelPackages(importlib.abc.MetaPathFinder):
+    """Refuses imports of the model packages and remembers each one tried."""
+
+    def __init__(self):
+        self.tried: list[str] = []
+
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in MODEL_PACKAGES:
+            self.tried.append(name)
+            raise ModuleNotFoundError(f"{name} is blocked: this test is not marked integration", name=name)
+        return None
+
+
+@pytest.fixture(autouse=True)
+def no_model_outside_integration_tests(request):
+    """A test not marked `integration` may not load a model: it fails if it imports a model package."""
+    if request.node.get_closest_marker("integration"):
+        yield
+        return
+    blocker = BlockModelPackages()
+    sys.meta_path.insert(0, blocker)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(blocker)
+    assert not blocker.tried, (
+        f"a test not marked integration imported {sorted(set(blocker.tried))}: use the fakes at the model seams, "
+        f"or one of the real-model fixtures {sorted(REAL_MODEL_FIXTURES)}"
+    )
+
+
 @pytest.fixture(scope="session")
 def real_embedder(tmp_path_factory):
-    """The default embedder (ONNX Runtime), over an export made once for the test session."""
+    """all-MiniLM-L6-v2: the process's shared embedding model, the one `rag.ask`, the CLI run in-process and
+    a Pipeline without an embedder use (ONNX Runtime; its export is made once, in a scratch index directory)."""
     from rag.answer import shared_embedder
 
     return shared_embedder(tmp_path_factory.mktemp("embedder-index"))
+
+
+@pytest.fixture(scope="session")
+def smollm2():
+    """The bundled SmolLM2 GGUF model through llama.cpp (loaded on its first reply)."""
+    from rag.models import resolve_generator
+
+    return resolve_generator("smollm2")
+
+
+@pytest.fixture
+def rag_command():
+    """Runs the `rag` command in a new process, as a user does; it loads the real models."""
+
+    def run(*argv: str, timeout: float = 600) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "rag.cli", *argv], capture_output=True, text=True, timeout=timeout, cwd=ROOT
+        )
+
+    return run
 
 
 @pytest.fixture
@@ -173,3 +246,23 @@ def running_app(corpus: Path, index: Path, log: Path, timeout: float = 300):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@dataclass
+class Server:
+    url: str
+    port: int
+    corpus: Path
+    log: Path
+
+
+@pytest.fixture(scope="module")
+def served_app(tmp_path_factory):
+    """`python app.py` with its defaults and the real models on a free port, over a copy of the seeds and a
+    fresh index."""
+    home = tmp_path_factory.mktemp("app")
+    corpus = home / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    log = home / "app.log"
+    with running_app(corpus, home / "index", log) as (url, port):
+        yield Server(url, port, corpus, log)

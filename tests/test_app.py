@@ -1,19 +1,22 @@
 """The web chat (app.py): its page, the HTML it makes of real answers, and the served app driven
-through gradio_client and headless Chromium."""
+through gradio_client and headless Chromium. The UI listens on 127.0.0.1 only, opens no public share
+link unless asked, and keeps serving its page while it answers."""
 
 from __future__ import annotations
 
 import itertools
 import os
 import shutil
+import socket
 import sys
+import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 import pytest
-from conftest import ROOT, SEEDS, FakeGenerator, running_app
+from conftest import ROOT, SEED_QUESTIONS, SEEDS, FakeGenerator, Server
 
 from rag.answer import Pipeline
 from rag.models import GENERATORS
@@ -72,9 +75,15 @@ def test_a_gguf_path_given_on_the_command_line_is_offered_next_to_the_bundled_mo
     assert app.model_choices("/models/mine.gguf") == [*GENERATORS, "/models/mine.gguf"]
 
 
-def test_serves_this_machine_only_and_shares_nothing_by_default():
+def test_serves_this_machine_only_and_shares_nothing_by_default_and_its_help_says_so(capsys):
     args = app.parse_args([])
     assert (args.host, args.port, args.share, args.model) == ("127.0.0.1", 7860, False, app.DEFAULT_GENERATOR)
+    with pytest.raises(SystemExit) as exited:
+        app.parse_args(["--help"])
+    assert exited.value.code == 0
+    usage = " ".join(capsys.readouterr().out.split())
+    assert "--host HOST address to listen on; default: 127.0.0.1" in usage
+    assert "--share also open a public gradio.live link (off by default" in usage
 
 
 def test_empty_question_is_refused_at_the_textbox():
@@ -183,24 +192,6 @@ def test_respond_shows_a_user_error_in_the_reply(pipeline):
 # --- the served app ---------------------------------------------------------------------------
 
 
-@dataclass
-class Server:
-    url: str
-    corpus: Path
-    log: Path
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """`python app.py` on a free port, over a copy of the seeds and a fresh index."""
-    home = tmp_path_factory.mktemp("app")
-    corpus = home / "corpus"
-    shutil.copytree(SEEDS, corpus)
-    log = home / "app.log"
-    with running_app(corpus, home / "index", log) as (url, _):
-        yield Server(url, corpus, log)
-
-
 def client(server: Server):
     from gradio_client import Client
 
@@ -212,8 +203,8 @@ def conflict_values(answer: dict) -> dict[str, str]:
     return {row["text"]: row["outlet"] for conflict in answer["guard"]["conflicts"] for row in conflict["values"]}
 
 
-def test_api_returns_the_answer_with_its_guard_result(server):
-    text, html, answer = client(server).predict(IMPORTS, "extractive", 5, api_name="/ask")
+def test_api_returns_the_answer_with_its_guard_result(served_app):
+    text, html, answer = client(served_app).predict(IMPORTS, "extractive", 5, api_name="/ask")
     assert answer["question"] == IMPORTS and answer["guard"]["status"] == "conflict"
     assert conflict_values(answer) == {
         "more than 1.5 million barrels": "UPI",
@@ -222,17 +213,17 @@ def test_api_returns_the_answer_with_its_guard_result(server):
     assert text.startswith("Sources disagree") and "rag-conflict" in html
 
 
-def test_api_reports_user_mistakes_as_messages(server):
-    api = client(server)
+def test_api_reports_user_mistakes_as_messages(served_app):
+    api = client(served_app)
     assert "the question is empty" in api.predict("  ", "extractive", 5, api_name="/ask")[2]["error"]
     assert "model file not found" in api.predict(IMPORTS, "/no/such/model.gguf", 5, api_name="/ask")[2]["error"]
 
 
-def test_two_users_asking_at_once_both_get_their_own_answer(server):
+def test_two_users_asking_at_once_both_get_their_own_answer(served_app):
     """Two clients, one real model: the queue runs both, the pipeline serialises the model calls."""
 
     def ask(question: str):
-        job = client(server).submit(question, "smollm2", 5, api_name="/ask")
+        job = client(served_app).submit(question, "smollm2", 5, api_name="/ask")
         return job.result(timeout=600), job.outputs()
 
     with ThreadPoolExecutor(2) as pool:
@@ -245,9 +236,9 @@ def test_two_users_asking_at_once_both_get_their_own_answer(server):
     assert len(imports_stream) > 3 and len(cap_stream) > 3, "the model's draft streams before the checked answer"
 
 
-def test_reindex_picks_up_a_new_article_and_its_markup_stays_text(server):
-    api = client(server)
-    added = server.corpus / "900_hostile.txt"
+def test_reindex_picks_up_a_new_article_and_its_markup_stays_text(served_app):
+    api = client(served_app)
+    added = served_app.corpus / "900_hostile.txt"
     added.write_text(HOSTILE_ARTICLE, encoding="utf-8")
     try:
         assert "<b>4</b> documents" in api.predict("extractive", api_name="/reindex")
@@ -259,6 +250,45 @@ def test_reindex_picks_up_a_new_article_and_its_markup_stays_text(server):
     finally:
         added.unlink()
     assert "<b>3</b> documents" in api.predict("extractive", api_name="/reindex")
+
+
+def listening_addresses(port: int) -> set[str]:
+    """Local addresses with a listening TCP socket on `port`, read from /proc (no tools needed)."""
+    found = set()
+    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                raw = bytes.fromhex(address)
+                words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))  # kernel words are little-endian
+                found.add(socket.inet_ntop(socket.AF_INET if width == 8 else socket.AF_INET6, words))
+    return found
+
+
+def test_ui_listens_on_127_0_0_1_only_and_opens_no_share_link(served_app):
+    assert listening_addresses(served_app.port) == {"127.0.0.1"}
+    log = served_app.log.read_text()
+    assert "gradio.live" not in log and "Running on public URL" not in log
+
+
+def test_ui_page_answers_while_the_model_answers_several_users(served_app):
+    """Functional, not a benchmark: the bound is generous; what matters is the page is not queued behind answers."""
+    questions = SEED_QUESTIONS[:4]
+    jobs = [client(served_app).submit(q, "smollm2", 5, api_name="/ask") for q in questions]
+    page_times, busy = [], []
+    while not all(job.done() for job in jobs):
+        began = time.monotonic()
+        with urllib.request.urlopen(served_app.url, timeout=10) as page:
+            assert page.status == 200 and b"<html" in page.read(2000).lower()
+        page_times.append(time.monotonic() - began)
+        busy.append(not all(job.done() for job in jobs))
+        time.sleep(0.5)
+    assert any(busy), "the answers finished before the page was fetched: nothing was measured"
+    assert max(page_times) < 10
+    answers = [job.result(timeout=600)[2] for job in jobs]
+    assert [a["question"] for a in answers] == questions
+    assert "500,000" in answers[0]["answer"] and answers[1]["guard"]["status"] == "conflict"
 
 
 # --- the page in a browser --------------------------------------------------------------------
@@ -280,9 +310,9 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, server):
+def page(browser, served_app):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(server.url)
+    page.goto(served_app.url)
     yield page
     page.close()
 
@@ -302,7 +332,7 @@ def test_browser_shows_examples_and_refuses_an_empty_question(page):
 
 
 @pytest.mark.browser
-def test_browser_shows_a_conflict_with_both_values_and_outlets(page, tmp_path):
+def test_browser_shows_a_conflict_with_both_values_and_outlets(page):
     from playwright.sync_api import expect
 
     box = page.locator("#rag-question textarea")
@@ -310,9 +340,14 @@ def test_browser_shows_a_conflict_with_both_values_and_outlets(page, tmp_path):
     box.press("Enter")
     warning = page.locator(".rag-conflict")
     expect(warning).to_be_visible(timeout=120_000)
-    for text in ("1.5 million", "1.5 billion", "UPI", "Kyiv Independent"):
+    for text in ("Sources disagree", "1.5 million", "1.5 billion", "UPI", "Kyiv Independent", "factor of 1,000"):
         expect(warning).to_contain_text(text)
+    expect(warning.locator("tr")).to_have_count(3)  # the header and one row per source
     expect(page.locator("#rag-chat")).to_contain_text("Sources disagree")
-    expect(page.locator(".rag-card").first).to_be_visible()
-    page.screenshot(path=tmp_path / "conflict.png", full_page=True)
-    assert (tmp_path / "conflict.png").stat().st_size > 10_000
+    cited = warning.locator('a[href^="#rag-source-"]').evaluate_all("links => links.map(a => a.getAttribute('href'))")
+    assert len(set(cited)) >= 2, cited  # each source's row links to its card
+    for target in set(cited):
+        card = page.locator(target)
+        expect(card).to_be_visible()
+        expect(card).to_have_class("rag-card")
+    expect(page.locator(".rag-card mark").first).to_be_visible()  # the quoted figure is highlighted

@@ -9,8 +9,8 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import ROOT, SEED_QUESTIONS, SEEDS, read_corpus
+
 from rag.chunking import chunk_document
 from rag.embedding import OnnxEmbedder, SentenceTransformerEmbedder
 from rag.index import ONNX_EXPORT, index_embedder, update_index
@@ -43,6 +43,7 @@ def write_tiny_onnx(path, dim: int = 384, rows: int = 97) -> None:
     onnx.save(model, str(path))
 
 
+@pytest.mark.integration  # runs ONNX Runtime, on a tiny synthetic model
 def test_the_onnx_embedder_mean_pools_real_tokens_and_normalises(tmp_path):
     write_tiny_onnx(tmp_path / "tiny.onnx")
     embedder = OnnxEmbedder(tmp_path / "tiny.onnx", batch_size=2)
@@ -55,6 +56,7 @@ def test_the_onnx_embedder_mean_pools_real_tokens_and_normalises(tmp_path):
     assert embedder.embed([]).shape == (0, 384)
 
 
+@pytest.mark.integration  # runs ONNX Runtime, on a tiny synthetic model
 def test_an_index_uses_its_onnx_export_and_records_its_hash(seed_corpus, tmp_path):
     index_dir = tmp_path / "index"
     assert index_embedder(index_dir)._export, "no export yet: it is made on first use"

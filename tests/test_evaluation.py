@@ -308,7 +308,7 @@ def test_an_unreadable_question_file_is_a_user_error(tmp_path, capsys):
 # --- the real default model on the seed questions ------------------------------------------------
 
 
-@pytest.mark.integration
+@pytest.mark.usefixtures("real_embedder")
 def test_the_seed_questions_keep_the_invariants(tmp_path, seed_corpus, capsys):
     assert main(["eval", str(SEED_QA), "--corpus", str(seed_corpus), "--index", str(tmp_path / "index"), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)

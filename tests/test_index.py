@@ -1,10 +1,25 @@
-"""The index: what goes in, incremental rebuilds, stale and damaged indexes, crash safety."""
+"""The index: what goes in, incremental rebuilds, and every state a user can leave an index directory
+in: stale, missing, killed mid-build, damaged on disk, built by another embedding model, on a read-only
+disk. The index in use is never lost: each case is rebuilt, or refused with a message saying what to do."""
 
+import contextlib
 import errno
+import os
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
 
+import bm25s
+import faiss
 import numpy as np
 import pytest
+from conftest import SEEDS, FakeEmbedder
 
+import rag.answer
+from rag.answer import Pipeline
+from rag.cli import main
 from rag.errors import IndexStateError
 from rag.index import load_index, open_index, read_manifest, update_index
 
@@ -66,40 +81,6 @@ def test_a_stale_manifest_is_detected(seed_corpus, tmp_path, fake_embedder):
     assert any("harbour" in c.text for c in fresh.chunks)
 
 
-def test_another_embedding_model_is_detected(seed_corpus, tmp_path, fake_embedder):
-    update_index(seed_corpus, tmp_path / "index", fake_embedder)
-    fake_embedder.name = "another-model"
-    with pytest.raises(IndexStateError, match="embedding model fake-bow, now another-model"):
-        open_index(seed_corpus, tmp_path / "index", fake_embedder, rebuild=False)
-
-
-def test_a_crash_mid_build_leaves_the_previous_index_usable(seed_corpus, tmp_path, fake_embedder, monkeypatch):
-    before = update_index(seed_corpus, tmp_path / "index", fake_embedder).index
-    (seed_corpus / "001_25f5c16d28b27090.txt").write_text(
-        "Replacement text that should never be published by a crashed build.\n" * 3
-    )
-
-    def crash(*args, **kwargs):
-        raise KeyboardInterrupt("simulated crash while writing vectors")
-
-    monkeypatch.setattr(np, "save", crash)
-    with pytest.raises(KeyboardInterrupt):
-        update_index(seed_corpus, tmp_path / "index", fake_embedder)
-    monkeypatch.undo()
-    after = load_index(tmp_path / "index")
-    assert [c.text for c in after.chunks] == [c.text for c in before.chunks]
-
-
-def test_a_damaged_file_is_detected_and_rebuilt(seed_corpus, tmp_path, fake_embedder):
-    update_index(seed_corpus, tmp_path / "index", fake_embedder)
-    faiss_file = tmp_path / "index" / "current" / "dense.faiss"
-    faiss_file.write_bytes(b"garbage" + faiss_file.read_bytes()[7:])
-    with pytest.raises(IndexStateError, match="missing or damaged"):
-        load_index(tmp_path / "index")
-    rebuilt = open_index(seed_corpus, tmp_path / "index", fake_embedder)
-    assert rebuilt.dense.ntotal == len(rebuilt.chunks) > 0
-
-
 def test_a_damaged_manifest_is_refused_clearly(seed_corpus, tmp_path, fake_embedder):
     update_index(seed_corpus, tmp_path / "index", fake_embedder)
     (tmp_path / "index" / "current" / "manifest.json").write_text("{not json")
@@ -108,16 +89,255 @@ def test_a_damaged_manifest_is_refused_clearly(seed_corpus, tmp_path, fake_embed
     assert open_index(seed_corpus, tmp_path / "index", fake_embedder).chunks
 
 
-def test_a_read_only_index_directory_is_refused_clearly(seed_corpus, tmp_path, fake_embedder, monkeypatch):
-    before = update_index(seed_corpus, tmp_path / "index", fake_embedder).index
+CAP = "How many barrels of refined oil may North Korea import per year under the U.N. cap?"
+CHANGED = "001_25f5c16d28b27090.txt"
 
-    def read_only(*args, **kwargs):
+
+def change_corpus(corpus: Path) -> None:
+    (corpus / CHANGED).write_text(
+        "A harbour article that replaces the UPI page, written for this test, ends here.\n" * 3
+    )
+
+
+# --- missing ------------------------------------------------------------------------------------
+
+
+def no_directory(index: Path) -> None:
+    pass
+
+
+def empty_directory(index: Path) -> None:
+    index.mkdir()
+
+
+def generation_deleted(index: Path) -> None:
+    """`current` points at a generation someone deleted by hand."""
+    shutil.rmtree(update_index(SEEDS, index, FakeEmbedder()).index.directory)
+
+
+@pytest.mark.parametrize("make", [no_directory, empty_directory, generation_deleted])
+def test_a_missing_index_is_refused_clearly_or_built(seed_corpus, tmp_path, fake_embedder, make):
+    index = tmp_path / "index"
+    make(index)
+    with pytest.raises(IndexStateError, match=f"no index in {index}: run `rag index` to build it"):
+        load_index(index)
+    with pytest.raises(IndexStateError, match=r"out of date \(no index built yet\); run `rag index`"):
+        open_index(seed_corpus, index, fake_embedder, rebuild=False)
+    assert open_index(seed_corpus, index, fake_embedder).chunks
+
+
+# --- killed mid-build ---------------------------------------------------------------------------
+
+STEPS = {
+    "numpy.save": (np, "save"),
+    "faiss.write_index": (faiss, "write_index"),
+    "bm25s.BM25.save": (bm25s.BM25, "save"),
+}
+STEPS |= {"os.symlink": (os, "symlink"), "os.replace": (os, "replace")}
+
+
+def build_killed_at(step: str, corpus: Path, index: Path) -> int:
+    """Run a build in a forked copy of this process that the kernel kills (SIGKILL: no `finally`, no
+    cleanup) while it writes one of its files or switches `current`; returns the child's wait status."""
+    child = os.fork()
+    if child == 0:
+        try:
+            target, name = STEPS[step]
+            real = getattr(target, name)
+
+            def die(*args, **kwargs):
+                if step == "os.replace" and "current" not in str(args[-1]):
+                    return real(*args, **kwargs)
+                os.kill(os.getpid(), signal.SIGKILL)
+
+            setattr(target, name, die)
+            update_index(corpus, index, FakeEmbedder())
+        finally:
+            os._exit(1)  # the build never reached the step
+    deadline = time.monotonic() + 120
+    while (waited := os.waitpid(child, os.WNOHANG))[0] == 0:
+        if time.monotonic() > deadline:
+            os.kill(child, signal.SIGKILL)
+            os.waitpid(child, 0)
+            pytest.fail(f"the build to be killed at {step} hung")
+        time.sleep(0.01)
+    return waited[1]
+
+
+@pytest.mark.parametrize("step", list(STEPS))
+def test_a_build_killed_at_any_step_leaves_the_previous_index_usable(seed_corpus, tmp_path, fake_embedder, step):
+    index = tmp_path / "index"
+    before = update_index(seed_corpus, index, fake_embedder).index
+    change_corpus(seed_corpus)
+    status = build_killed_at(step, seed_corpus, index)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, status
+    survivor = load_index(index)
+    assert survivor.directory == before.directory and [c.text for c in survivor.chunks] == [
+        c.text for c in before.chunks
+    ]
+    assert len(list(index.glob("gen-*"))) == 2, "the killed build left its partial generation behind"
+    rebuilt = open_index(seed_corpus, index, fake_embedder)
+    assert any("harbour article" in c.text for c in rebuilt.chunks)
+    assert list(index.glob("gen-*")) == [rebuilt.directory], "the next build removes the partial generation"
+
+
+# --- damaged on disk ----------------------------------------------------------------------------
+
+
+def test_the_manifest_hashes_every_file_of_the_index(seed_corpus, tmp_path, fake_embedder):
+    index = update_index(seed_corpus, tmp_path / "index", fake_embedder).index
+    written = {p.relative_to(index.directory).as_posix() for p in index.directory.rglob("*") if p.is_file()} - {
+        "manifest.json"
+    }
+    assert set(index.manifest.artifacts) == written
+    assert any(name.startswith("bm25/") for name in written)
+
+
+def flip_a_byte(path: Path) -> None:
+    """Silent damage: the file still parses, one value in it is wrong."""
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle] = ord("7") if data[middle] != ord("7") else ord("8")
+    path.write_bytes(bytes(data))
+
+
+def truncate(path: Path) -> None:
+    """A write cut short (disk full, power loss)."""
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+@pytest.mark.parametrize("damage", [flip_a_byte, truncate])
+@pytest.mark.parametrize(
+    "name",
+    ["documents.json", "chunks.json", "vectors.npy", "dense.faiss", "bm25/vocab.index.json", "bm25/data.csc.index.npy"],
+)
+def test_a_damaged_index_file_is_refused_clearly_and_rebuilt(seed_corpus, tmp_path, fake_embedder, name, damage):
+    before = update_index(seed_corpus, tmp_path / "index", fake_embedder).index
+    damage(before.directory / name)
+    with pytest.raises(
+        IndexStateError, match=f"the index file .*{name} is missing or damaged; run `rag index` to rebuild it"
+    ):
+        load_index(tmp_path / "index")
+    with pytest.raises(
+        IndexStateError, match=f"^the index file .*{name} is missing or damaged; run `rag index` to rebuild it$"
+    ):
+        Pipeline(seed_corpus, tmp_path / "index", embedder=fake_embedder, generator=None, rebuild=False).ask(CAP)
+    rebuilt = Pipeline(seed_corpus, tmp_path / "index", embedder=fake_embedder, generator=None)
+    assert [c.text for c in rebuilt.index.chunks] == [c.text for c in before.chunks]
+    assert np.array_equal(rebuilt.index.vectors, before.vectors)
+    assert "500,000" in rebuilt.ask(CAP).text
+
+
+# --- another embedding model ----------------------------------------------------------------------
+
+
+class OtherEmbedder(FakeEmbedder):
+    """Another model: another name, other vectors of another size."""
+
+    name = "other-model"
+    dim = 64
+
+
+def test_an_index_built_with_another_embedding_model_is_fully_rebuilt(seed_corpus, tmp_path, fake_embedder):
+    update_index(seed_corpus, tmp_path / "index", fake_embedder)
+    other = OtherEmbedder()
+    with pytest.raises(IndexStateError, match="built with embedding model fake-bow, now other-model"):
+        open_index(seed_corpus, tmp_path / "index", other, rebuild=False)
+    index = open_index(seed_corpus, tmp_path / "index", other)
+    assert index.manifest.embedding_model == "other-model" and index.vectors.shape == (len(index.chunks), 64)
+    assert sum(other.calls) == len(index.chunks), "no vector of the other model is reused"
+    assert "500,000" in Pipeline(seed_corpus, tmp_path / "index", embedder=other, generator=None).ask(CAP).text
+
+
+# --- read-only ------------------------------------------------------------------------------------
+
+_read_only: set[str] = set()
+_WRITING = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+_CHANGING = {
+    "os.mkdir": (0,),
+    "os.remove": (0,),
+    "os.rmdir": (0,),
+    "os.rename": (0, 1),
+    "os.symlink": (1,),
+    "os.link": (1,),
+    "os.truncate": (0,),
+    "os.chmod": (0,),
+}
+
+
+def _refuse_writes(event: str, args: tuple) -> None:
+    """Audit hook: what a read-only mount does, for every write Python makes (open for writing, mkdir,
+    rename, symlink, unlink ...) under a directory in `_read_only`."""
+    if not _read_only:
+        return
+    if event == "open":
+        paths = [args[0]] if args[2] & _WRITING else []
+    else:
+        paths = [args[i] for i in _CHANGING.get(event, ())]
+    for path in paths:
+        if isinstance(path, (str, bytes, os.PathLike)) and any(
+            os.path.abspath(os.fsdecode(path)).startswith(d) for d in _read_only
+        ):
+            raise OSError(errno.EROFS, "Read-only file system", os.fsdecode(path))
+
+
+sys.addaudithook(_refuse_writes)  # hooks cannot be removed; it does nothing while `_read_only` is empty
+
+
+@contextlib.contextmanager
+def read_only(directory: Path):
+    _read_only.add(str(directory.resolve()) + os.sep)
+    try:
+        yield
+    finally:
+        _read_only.clear()
+
+
+def test_a_fresh_index_on_a_read_only_disk_answers_without_writing(seed_corpus, tmp_path, fake_embedder):
+    update_index(seed_corpus, tmp_path / "index", fake_embedder)
+    with read_only(tmp_path / "index"):
+        with pytest.raises(OSError, match="Read-only"):
+            (tmp_path / "index" / "probe").write_text("the simulation refuses writes")
+        for rebuild in (False, True):
+            assert (
+                "500,000"
+                in Pipeline(seed_corpus, tmp_path / "index", embedder=fake_embedder, generator=None, rebuild=rebuild)
+                .ask(CAP)
+                .text
+            )
+
+
+def read_only_index_directory(index: Path, monkeypatch) -> tuple[contextlib.AbstractContextManager, str]:
+    """The whole index directory is on a read-only disk: not even the build's lock file can be written."""
+    return read_only(index), "pass --index with a writable directory"
+
+
+def read_only_new_generation(index: Path, monkeypatch) -> tuple[contextlib.AbstractContextManager, str]:
+    """The build's lock is taken, then writing the new generation fails."""
+
+    def refuse(*args, **kwargs):
         raise OSError(errno.EROFS, "Read-only file system")
 
-    monkeypatch.setattr("rag.index.tempfile.mkdtemp", read_only)
-    (seed_corpus / "002_210643d04bf0a157.txt").unlink()
-    with pytest.raises(
-        IndexStateError, match="cannot write the index .*Read-only file system.*previous index is unchanged"
-    ):
-        update_index(seed_corpus, tmp_path / "index", fake_embedder)
-    assert len(load_index(tmp_path / "index").chunks) == len(before.chunks)
+    monkeypatch.setattr("rag.index.tempfile.mkdtemp", refuse)
+    return contextlib.nullcontext(), "the previous index is unchanged"
+
+
+@pytest.mark.parametrize("where", [read_only_index_directory, read_only_new_generation])
+def test_a_stale_index_on_a_read_only_disk_is_refused_in_one_line_and_kept(
+    seed_corpus, tmp_path, fake_embedder, capsys, monkeypatch, where
+):
+    monkeypatch.setattr(rag.answer, "_embedder", fake_embedder)  # the CLI's embedding model, faked
+    before = update_index(seed_corpus, tmp_path / "index", fake_embedder).index
+    change_corpus(seed_corpus)
+    disk, advice = where(tmp_path / "index", monkeypatch)
+    with disk:
+        with pytest.raises(
+            IndexStateError, match=rf"^cannot write the index in .*index \(Read-only file system\); {advice}$"
+        ):
+            Pipeline(seed_corpus, tmp_path / "index", embedder=fake_embedder, generator=None).ask(CAP)
+        assert main(["index", "--corpus", str(seed_corpus), "--index", str(tmp_path / "index")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot write the index") and f"(Read-only file system); {advice}" in err
+    assert len(err.strip().splitlines()) == 1
+    after = load_index(tmp_path / "index")
+    assert after.directory == before.directory and [c.text for c in after.chunks] == [c.text for c in before.chunks]

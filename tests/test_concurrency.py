@@ -1,19 +1,12 @@
-"""Many questions at once: eight threads calling `ask` get the answers they would get alone, the
-model is used by one thread at a time, and the web UI keeps serving its page while it answers. The UI
-listens on 127.0.0.1 only and opens no public share link unless asked."""
+"""Many questions at once: eight threads calling `ask` get the answers they would get alone, and the
+model is used by one thread at a time. (The web UI under load: tests/test_app.py.)"""
 
 import json
-import socket
-import subprocess
-import sys
 import threading
-import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
-from conftest import ROOT, SEED_QUESTIONS, FakeGenerator, running_app
+from conftest import SEED_QUESTIONS, FakeGenerator
 
 import rag.index
 from rag import ask
@@ -93,7 +86,7 @@ def test_eight_threads_on_a_cold_index_get_the_answers_they_would_get_alone(
         assert builds.calls == 1, "one pipeline builds its index once, however many threads ask"
 
 
-@pytest.mark.integration
+@pytest.mark.usefixtures("real_embedder")
 def test_eight_threads_asking_the_real_model_get_the_single_threaded_answers(seeds, monkeypatch):
     corpus, index = seeds
     settings = {"model": "smollm2", "corpus_dir": corpus, "index_dir": index}
@@ -105,69 +98,3 @@ def test_eight_threads_asking_the_real_model_get_the_single_threaded_answers(see
     together = all_at_once(lambda q: comparable(ask(q, **settings)), questions)
     assert together == [alone[q] for q in questions]
     assert overlap.most == 1, "two threads used the model at the same time"
-
-
-# --- the web UI ---------------------------------------------------------------------------------
-
-
-def listening_addresses(port: int) -> set[str]:
-    """Local addresses with a listening TCP socket on `port`, read from /proc (no tools needed)."""
-    found = set()
-    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
-        for line in Path(table).read_text().splitlines()[1:]:
-            local, state = line.split()[1], line.split()[3]
-            address, hex_port = local.split(":")
-            if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
-                raw = bytes.fromhex(address)
-                words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))  # kernel words are little-endian
-                found.add(socket.inet_ntop(socket.AF_INET if width == 8 else socket.AF_INET6, words))
-    return found
-
-
-@pytest.fixture(scope="module")
-def server(seeds):
-    """`python app.py` with its defaults, on a free port, over the seeds."""
-    corpus, index = seeds
-    log = index.parent / "app.log"
-    with running_app(corpus, index, log) as (url, port):
-        yield url, port, log
-
-
-def test_ui_help_says_it_serves_this_machine_only_and_shares_nothing():
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "app.py"), "--help"], capture_output=True, text=True, timeout=120, cwd=ROOT
-    )
-    assert result.returncode == 0, result.stderr
-    usage = " ".join(result.stdout.split())
-    assert "--host HOST address to listen on; default: 127.0.0.1" in usage
-    assert "--share also open a public gradio.live link (off by default" in usage
-
-
-@pytest.mark.integration
-def test_ui_listens_on_127_0_0_1_only_and_opens_no_share_link(server):
-    url, port, log = server
-    assert listening_addresses(port) == {"127.0.0.1"}
-    assert "gradio.live" not in log.read_text() and "Running on public URL" not in log.read_text()
-
-
-@pytest.mark.integration
-def test_ui_page_answers_while_the_model_answers_several_users(server):
-    """Functional, not a benchmark: the bound is generous; what matters is the page is not queued behind answers."""
-    from gradio_client import Client
-
-    url, _, _ = server
-    questions = SEED_QUESTIONS[:4]
-    jobs = [Client(url, verbose=False).submit(q, "smollm2", 5, api_name="/ask") for q in questions]
-    page_times, busy = [], []
-    while not all(job.done() for job in jobs):
-        began = time.monotonic()
-        with urllib.request.urlopen(url, timeout=10) as page:
-            assert page.status == 200 and b"<html" in page.read(2000).lower()
-        page_times.append(time.monotonic() - began)
-        busy.append(not all(job.done() for job in jobs))
-        time.sleep(0.5)
-    assert any(busy), "the answers finished before the page was fetched: nothing was measured"
-    assert max(page_times) < 10
-    answers = [job.result(timeout=600)[2] for job in jobs]
-    assert [a["question"] for a in answers] == questions
-    assert "500,000" in answers[0]["answer"] and answers[1]["guard"]["status"] == "conflict"
