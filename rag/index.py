@@ -217,9 +217,10 @@ def index_embedder(index_dir: str | Path) -> Embedder:
     """The embedder for an index: ONNX Runtime over the index's own export of the model, made from the
     installed model on first use when it is missing or damaged (nothing is imported before then)."""
     path = Path(index_dir) / ONNX_EXPORT
-    recorded = {}
-    with contextlib.suppress(IndexStateError):
-        recorded = (read_manifest(index_dir) or Manifest("", 0, {}, {})).embedder
+    manifest = None
+    with contextlib.suppress(IndexStateError):  # a damaged manifest is rebuilt; the export is checked alone
+        manifest = read_manifest(index_dir)
+    recorded = manifest.embedder if manifest else {}
     return OnnxEmbedder(path, export=not (path.is_file() and _intact(path, recorded)))
 
 
