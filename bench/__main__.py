@@ -6,10 +6,10 @@ import argparse
 import os
 import time
 
-from bench import ask, coldstart, embedding, freshness, generation, retrieval
+from bench import ask, cluster, coldstart, embedding, freshness, generation, retrieval
 from bench.common import Figure, format_table, machine, peak_rss_mib
 
-# Cheapest first; retrieval last: it holds millions of vectors.
+# Cheapest first; retrieval and cluster last: they hold millions of vectors.
 PARTS = {
     "coldstart": coldstart.run,
     "freshness": freshness.run,
@@ -17,6 +17,7 @@ PARTS = {
     "generation": generation.run,
     "ask": ask.run,
     "retrieval": retrieval.run,
+    "cluster": cluster.run,
 }
 
 

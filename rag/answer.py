@@ -365,7 +365,16 @@ def ask_stream(
 
 
 def build_index(
-    corpus_dir: str | Path = DEFAULT_CORPUS, index_dir: str | Path = DEFAULT_INDEX, *, progress: bool = False
+    corpus_dir: str | Path = DEFAULT_CORPUS,
+    index_dir: str | Path = DEFAULT_INDEX,
+    *,
+    progress: bool = False,
+    ray_address: str | None = None,
 ) -> BuildReport:
-    """Build the index, or update it: only new or changed files are embedded."""
+    """Build the index, or update it: only new or changed files are embedded. With `ray_address`
+    ("auto", "HOST:PORT", "local"), a Ray cluster reads, chunks and embeds them (rag/cluster.py)."""
+    if ray_address:
+        from .cluster import build_index_on_ray
+
+        return build_index_on_ray(corpus_dir, index_dir, address=ray_address, progress=progress)
     return update_index(corpus_dir, index_dir, shared_embedder(index_dir), progress=progress)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import textwrap
 
@@ -47,6 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     index = commands.add_parser("index", help="build or update the index of the corpus")
+    index.add_argument(
+        "--ray",
+        default=os.environ.get("RAG_RAY_ADDRESS"),
+        metavar="ADDRESS",
+        help='read, chunk and embed on a Ray cluster: "auto" joins the one this machine belongs to, HOST:PORT '
+        'another, "local" starts one here (needs pip install -e ".[cluster]"); default: $RAG_RAY_ADDRESS',
+    )
     _add_common(index, model=False)
     ask = commands.add_parser("ask", help="answer one question")
     ask.add_argument("question")
@@ -77,7 +85,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_index(args) -> int:
-    report = api.build_index(args.corpus, args.index, progress=not args.json and sys.stderr.isatty())
+    report = api.build_index(
+        args.corpus, args.index, progress=not args.json and sys.stderr.isatty(), ray_address=args.ray
+    )
     summary = {
         "index": str(report.index.directory),
         **report.index.status(),

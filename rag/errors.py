@@ -17,6 +17,10 @@ class ModelError(RagError):
     """A model file or package is missing or unusable."""
 
 
+class ClusterError(RagError):
+    """The Ray cluster asked for cannot be used (Ray not installed, cluster not reachable)."""
+
+
 class QuestionError(RagError):
     """The question cannot be answered as given (empty, say)."""
 

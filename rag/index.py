@@ -18,6 +18,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from importlib.metadata import PackageNotFoundError, version
@@ -27,21 +28,15 @@ import numpy as np
 
 from .chunking import Chunk, ChunkSettings, chunk_document
 from .corpus import CorpusFile, Document, group_near_duplicates, list_corpus, read_document
-from .embedding import (
-    EMBEDDING_MODEL,
-    Embedder,
-    OnnxEmbedder,
-)
+from .dense import DenseIndex, DenseInfo, encode_locally, update_dense
+from .embedding import EMBEDDING_MODEL, Embedder, OnnxEmbedder
 from .errors import CorpusError, IndexStateError
 
 log = logging.getLogger("rag")
 
 # 2: documents carry the date, outlet and title read from the page header (the title is no longer body text).
-FORMAT_VERSION = 2
-# Exact search reads every vector: p50 17-40 ms at 100k chunks, 150-320 ms at 1M on 2 cores (bench/RESULTS.md),
-# so it passes a 50 ms budget between 180k and 270k. HNSW answers in under 1 ms but is rebuilt whole on every
-# index update (35 s at 100k, 640-755 s at 1M) and is approximate: it is used only where exact search is too slow.
-HNSW_THRESHOLD = 150_000
+# 3: stable chunk ids (ids.npy), exact or IVF-PQ dense index (rag/dense.py).
+FORMAT_VERSION = 3
 # The ONNX export of the embedding model lives beside the generations, so a rebuild does not export it again.
 ONNX_EXPORT = Path("embedder") / f"{EMBEDDING_MODEL}.onnx"
 
@@ -66,6 +61,7 @@ class Manifest:
     documents: int = 0
     chunks: int = 0
     artifacts: dict[str, str] = field(default_factory=dict)  # written file -> sha256
+    dense: dict = field(default_factory=dict)  # DenseInfo: kind, parameters, next chunk id, shards
     stats: dict[str, list[int]] = field(default_factory=dict)  # corpus file -> [size, mtime_ns] when hashed
     embedder: dict = field(default_factory=dict)  # the runtime that embedded; for ONNX, its file and sha256
 
@@ -83,7 +79,7 @@ class BuildReport:
 
 
 class Index:
-    """A loaded index generation: documents, chunks, their vectors and both search structures."""
+    """A loaded index generation: documents, chunks, their vectors (memory-mapped beside IVF-PQ), both searches."""
 
     def __init__(
         self,
@@ -91,15 +87,14 @@ class Index:
         manifest: Manifest,
         documents: dict[str, Document],
         chunks: list[Chunk],
-        vectors: np.ndarray,
-        dense,
+        dense: DenseIndex,
         bm25,
     ):
         self.directory = directory
         self.manifest = manifest
         self.documents = documents
         self.chunks = chunks
-        self.vectors = vectors
+        self.vectors = dense.vectors
         self.dense = dense
         self.bm25 = bm25
         # Each chunk's publication day (date ordinal), 0 when its document is undated.
@@ -120,23 +115,9 @@ class Index:
     def search_dense(
         self, query_vector: np.ndarray, n: int, allowed: np.ndarray | None = None
     ) -> list[tuple[int, float]]:
-        """The n chunks nearest the query, among the `allowed` ones (a mask over chunks; None: all)."""
-        import faiss
-
-        if not self.chunks or (allowed is not None and not allowed.any()):
-            return []
-        params = None
-        if allowed is not None and not allowed.all():
-            selector = faiss.IDSelectorBatch(np.flatnonzero(allowed).astype(np.int64))
-            hnsw = getattr(self.dense, "hnsw", None)
-            params = (
-                faiss.SearchParametersHNSW(sel=selector, efSearch=hnsw.efSearch)
-                if hnsw is not None
-                else faiss.SearchParameters(sel=selector)
-            )
-        query = query_vector.reshape(1, -1).astype(np.float32)
-        scores, ids = self.dense.search(query, min(n, len(self.chunks)), params=params)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+        """Rows of the n chunks nearest the query, best first, with their inner-product scores, among
+        the `allowed` ones (a mask over chunks; None: all)."""
+        return self.dense.search(query_vector, n, allowed=allowed) if self.chunks else []
 
     def search_keywords(self, query: str, n: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         """The n chunks that best match the query's words (BM25), among the `allowed` ones."""
@@ -309,37 +290,25 @@ def load_index(index_dir: str | Path) -> Index:
             d["source"]: Document(**d) for d in json.loads((directory / "documents.json").read_text(encoding="utf-8"))
         }
         chunks = [Chunk(**c) for c in json.loads((directory / "chunks.json").read_text(encoding="utf-8"))]
-        vectors = np.load(directory / "vectors.npy")
-        dense = faiss.read_index(str(directory / "dense.faiss"))
+        info = DenseInfo.from_dict(manifest.dense)
+        # Beside a compressed index the exact vectors stay on disk, memory-mapped: a question reads only
+        # the rows it re-ranks. An exact index holds its own copy, and the rows are small enough to read.
+        vectors = np.load(directory / "vectors.npy", mmap_mode="r" if info.kind == "ivfpq" else None)
+        ids = np.load(directory / "ids.npy")
+        dense = DenseIndex(faiss.read_index(str(directory / "dense.faiss")), vectors, ids, info)
         bm25 = bm25s.BM25.load(str(directory / "bm25"), load_corpus=False) if chunks else None
     except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
         raise IndexStateError(
             f"the index in {directory} cannot be read ({exc}); run `rag index` to rebuild it"
         ) from None
-    if len(chunks) != vectors.shape[0] or dense.ntotal != len(chunks):
+    if not len(chunks) == vectors.shape[0] == len(ids) == dense.ntotal:
         raise IndexStateError(
             f"the index in {directory} is inconsistent (chunks and vectors differ in count); run `rag index` to rebuild it"
         )
-    return Index(directory, manifest, documents, chunks, vectors, dense, bm25)
+    return Index(directory, manifest, documents, chunks, dense, bm25)
 
 
 # --- building ----------------------------------------------------------------------------------
-
-
-def make_dense_index(vectors: np.ndarray):
-    """Exact inner-product search for small corpora, HNSW above the measured threshold."""
-    import faiss
-
-    dim = vectors.shape[1]
-    if len(vectors) >= HNSW_THRESHOLD:
-        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 80
-        index.hnsw.efSearch = 96
-    else:
-        index = faiss.IndexFlatIP(dim)
-    if len(vectors):
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    return index
 
 
 @contextlib.contextmanager
@@ -374,6 +343,32 @@ def _previous(index_dir: Path, embedder: Embedder, settings: ChunkSettings) -> I
         return None
 
 
+@dataclass
+class Processed:
+    """Corpus files read, cleaned, chunked and embedded: by this process, or by a cluster (rag/cluster.py)."""
+
+    documents: dict[str, Document | None]  # source -> cleaned document; None when it holds no article
+    chunks: dict[str, list[Chunk]]  # source -> its chunks
+    vectors: dict[str, np.ndarray]  # source -> one row per chunk
+
+
+def process_locally(
+    files: list[CorpusFile], embedder: Embedder, settings: ChunkSettings, progress: bool = False
+) -> Processed:
+    """Read and chunk the files here, and embed all their chunks in one batch."""
+    documents = {file.source: read_document(file) for file in files}
+    chunks = {source: chunk_document(doc, settings) for source, doc in documents.items() if doc}
+    flat = [c for doc_chunks in chunks.values() for c in doc_chunks]
+    vectors = (
+        embedder.embed([c.text for c in flat], progress=progress) if flat else np.zeros((0, embedder.dim), np.float32)
+    )
+    rows, position = {}, 0
+    for source, doc_chunks in chunks.items():
+        rows[source] = vectors[position : position + len(doc_chunks)]
+        position += len(doc_chunks)
+    return Processed(documents, chunks, rows)
+
+
 def update_index(
     corpus_dir: str | Path,
     index_dir: str | Path,
@@ -381,19 +376,25 @@ def update_index(
     *,
     settings: ChunkSettings = ChunkSettings(),
     progress: bool = False,
+    process: Callable[[list[CorpusFile]], Processed] | None = None,
+    encode: Callable = encode_locally,
 ) -> BuildReport:
-    """Build or update the index: only files that are new or changed are chunked and embedded."""
+    """Build or update the index: only files that are new or changed are chunked and embedded (by
+    `process`, here by default), and a large dense index gets their vectors added in place (shards
+    encoded by `encode`)."""
     began = time.perf_counter()
     index_dir = Path(index_dir)
     files = list_corpus(corpus_dir)
+    process = process or (lambda pending: process_locally(pending, embedder, settings, progress))
     with _build_lock(index_dir):
         hashes = corpus_hashes(files, None)  # every file read: a change that kept size and time is caught too
         previous = _previous(index_dir, embedder, settings)
-        plan = _plan(files, hashes, previous)
+        plan = _plan(files, hashes, previous, process)
         if not plan.documents:
             raise CorpusError(f"no readable article in {corpus_dir}: every file was empty, binary or furniture only")
         documents = group_near_duplicates(plan.documents)
-        chunks, vectors = _chunks_and_vectors(documents, plan.to_embed, previous, embedder, settings, progress)
+        chunks, vectors, ids, next_id = _chunks_and_vectors(documents, plan.processed, previous, embedder.dim)
+        dense = update_dense(previous.dense if previous else None, vectors, ids, next_id, encode=encode)
         manifest = Manifest(
             embedding_model=embedder.name,
             dim=int(vectors.shape[1]) if len(vectors) else embedder.dim,
@@ -405,7 +406,7 @@ def update_index(
             stats={f.source: [f.size, f.mtime_ns] for f in files if f.source in hashes},
             embedder=_embedder_record(index_dir, embedder, previous.manifest.embedder if previous else {}),
         )
-        _write_generation(index_dir, manifest, documents, chunks, vectors)
+        _write_generation(index_dir, manifest, documents, chunks, dense)
         removed = sorted(set(previous.documents if previous else ()) - {d.source for d in documents})
         index = load_index(index_dir)
     return BuildReport(
@@ -421,19 +422,26 @@ class _Plan:
     reused: list[str] = field(default_factory=list)
     to_embed: list[Document] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    processed: Processed = field(default_factory=lambda: Processed({}, {}, {}))
 
 
-def _plan(files: list[CorpusFile], hashes: dict[str, str], previous: Index | None) -> _Plan:
-    plan = _Plan()
+def _plan(
+    files: list[CorpusFile],
+    hashes: dict[str, str],
+    previous: Index | None,
+    process: Callable[[list[CorpusFile]], Processed],
+) -> _Plan:
     old_docs = previous.documents if previous else {}
+    readable = [f for f in files if f.source in hashes]  # the others are skipped: corpus_hashes said why
+    unchanged = {
+        f.source for f in readable if (old := old_docs.get(f.source)) is not None and old.sha256 == hashes[f.source]
+    }
+    plan = _Plan(processed=process([f for f in readable if f.source not in unchanged]))
     for file in files:
-        old = old_docs.get(file.source)
-        if file.source not in hashes:  # unreadable: corpus_hashes said why
-            plan.skipped.append(file.source)
-        elif old is not None and old.sha256 == hashes[file.source]:
-            plan.documents.append(old)
+        if file.source in unchanged:
+            plan.documents.append(old_docs[file.source])
             plan.reused.append(file.source)
-        elif doc := read_document(file):
+        elif doc := plan.processed.documents.get(file.source):
             plan.documents.append(doc)
             plan.to_embed.append(doc)
         else:
@@ -442,52 +450,44 @@ def _plan(files: list[CorpusFile], hashes: dict[str, str], previous: Index | Non
 
 
 def _chunks_and_vectors(
-    documents: list[Document],
-    to_embed: list[Document],
-    previous: Index | None,
-    embedder: Embedder,
-    settings: ChunkSettings,
-    progress: bool,
-) -> tuple[list[Chunk], np.ndarray]:
-    """Every document's chunks and vectors in corpus order: new documents chunked and embedded in one
-    batch, the others' rows taken from the previous index."""
-    new_chunks = {doc.source: chunk_document(doc, settings) for doc in to_embed}
-    flat_new = [c for doc in to_embed for c in new_chunks[doc.source]]
-    new_vectors = (
-        embedder.embed([c.text for c in flat_new], progress=progress)
-        if flat_new
-        else np.zeros((0, embedder.dim), np.float32)
-    )
+    documents: list[Document], processed: Processed, previous: Index | None, dim: int
+) -> tuple[list[Chunk], np.ndarray, np.ndarray, int]:
+    """Every document's chunks, vectors and chunk ids in corpus order: new documents' from `processed`
+    with fresh ids, the others' rows (and ids) taken from the previous index."""
     old_rows: dict[str, list[int]] = {}
     for i, chunk in enumerate(previous.chunks if previous else ()):
         old_rows.setdefault(chunk.source, []).append(i)
+    next_id = previous.dense.info.next_id if previous else 0
     chunks: list[Chunk] = []
     rows: list[np.ndarray] = []
-    position = 0
+    ids: list[np.ndarray] = []
     for doc in documents:
-        if doc.source in new_chunks:
-            count = len(new_chunks[doc.source])
-            chunks.extend(new_chunks[doc.source])
-            rows.append(new_vectors[position : position + count])
-            position += count
+        if doc.source in processed.chunks:
+            count = len(processed.chunks[doc.source])
+            chunks.extend(processed.chunks[doc.source])
+            rows.append(processed.vectors[doc.source])
+            ids.append(np.arange(next_id, next_id + count, dtype=np.int64))
+            next_id += count
         else:
             kept = old_rows.get(doc.source, [])
             chunks.extend(previous.chunks[i] for i in kept)
             rows.append(previous.vectors[kept])
-    vectors = np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, embedder.dim), np.float32)
-    return chunks, vectors
+            ids.append(previous.dense.ids[kept])
+    if not chunks:
+        return chunks, np.zeros((0, dim), np.float32), np.zeros(0, np.int64), next_id
+    return chunks, np.concatenate(rows).astype(np.float32), np.concatenate(ids), next_id
 
 
 def _write_generation(
-    index_dir: Path, manifest: Manifest, documents: list[Document], chunks: list[Chunk], vectors: np.ndarray
+    index_dir: Path, manifest: Manifest, documents: list[Document], chunks: list[Chunk], dense: DenseIndex
 ) -> None:
     """Write a complete new generation beside the current one and switch to it; on failure the
     previous index stays in place."""
     import bm25s
     import faiss
 
-    dense = make_dense_index(vectors)
-    manifest.faiss_index = type(dense).__name__
+    manifest.faiss_index = type(dense.faiss_index).__name__
+    manifest.dense = dense.info.to_dict()
     generation = None
     try:
         generation = Path(tempfile.mkdtemp(prefix="gen-", dir=index_dir))
@@ -497,8 +497,9 @@ def _write_generation(
         (generation / "chunks.json").write_text(
             json.dumps([asdict(c) for c in chunks], ensure_ascii=False), encoding="utf-8"
         )
-        np.save(generation / "vectors.npy", vectors)
-        faiss.write_index(dense, str(generation / "dense.faiss"))
+        np.save(generation / "vectors.npy", dense.vectors)
+        np.save(generation / "ids.npy", dense.ids)
+        faiss.write_index(dense.faiss_index, str(generation / "dense.faiss"))
         if chunks:
             bm25 = bm25s.BM25()
             bm25.index(
