@@ -6,7 +6,7 @@ import argparse
 import os
 import time
 
-from bench import ask, cluster, coldstart, embedding, freshness, generation, retrieval
+from bench import ask, cluster, coldstart, embedding, freshness, generation, guard_pairs, retrieval
 from bench.common import Figure, format_table, machine, peak_rss_mib
 
 # Cheapest first; retrieval and cluster last: they hold millions of vectors.
@@ -16,6 +16,7 @@ PARTS = {
     "embedding": embedding.run,
     "generation": generation.run,
     "ask": ask.run,
+    "guard-pairs": guard_pairs.run,
     "retrieval": retrieval.run,
     "cluster": cluster.run,
 }

@@ -7,8 +7,8 @@ each, Ray's start-up apart, and the projected time for 1M articles (~17M chunks)
 measured rate per worker.
 
 Compressed index: 1M vectors drawn to look like real chunk embeddings: real chunk vectors of a built index
-(`--real-index`, e.g. an index of the RealTimeQA dev corpus), each copy moved by Gaussian noise and
-normalised, so the vectors keep the real ones' directions and spread. The queries are held-out real
+(`--real-index`, e.g. an index of the RealTimeQA dev corpus), each moved part of the way towards one of
+its real neighbours and by Gaussian noise, normalised: the real vectors' directions and spread. The queries are held-out real
 questions (`--questions`, a qa.jsonl), embedded with the bundled model. Recall@10 is against exact
 search over the same 1M vectors; latency is one question at a time, as `ask` searches; memory is the
 serialised FAISS index (codes, ids, centroids, codebooks) per vector; the exact vectors stay on disk,
@@ -103,14 +103,20 @@ def ingestion(articles: int = ARTICLES) -> list[Figure]:
     return figures
 
 
-def draw_like(real: np.ndarray, n: int, rng: np.random.Generator, out: np.ndarray, block: int = 100_000) -> None:
-    """n unit vectors, each a random real vector moved by Gaussian noise of norm ~NOISE, into `out`."""
+def draw_like(
+    real: np.ndarray, neighbours: np.ndarray, n: int, rng: np.random.Generator, out: np.ndarray, block: int = 100_000
+) -> None:
+    """n unit vectors into `out`, each a random real vector moved part of the way towards one of its real
+    neighbours and then by Gaussian noise of norm ~NOISE: the real vectors' directions and spread, without
+    hundreds of copies of one vector tied at the same distance from every question."""
     dim = real.shape[1]
     for start in range(0, n, block):
         rows = min(block, n - start)
-        x = real[rng.integers(0, len(real), rows)] + rng.standard_normal((rows, dim), dtype=np.float32) * (
-            NOISE / np.sqrt(dim)
-        )
+        picked = rng.integers(0, len(real), rows)
+        towards = neighbours[picked, rng.integers(0, neighbours.shape[1], rows)]
+        share = rng.random((rows, 1), dtype=np.float32) * 0.5
+        x = real[picked] + share * (real[towards] - real[picked])
+        x += rng.standard_normal((rows, dim), dtype=np.float32) * (NOISE / np.sqrt(dim))
         out[start : start + rows] = x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
@@ -165,7 +171,8 @@ def compressed(real_index: str | None, questions_file: str, size: int = SIZE, se
         vectors = np.lib.format.open_memmap(
             tmp / "vectors.npy", mode="w+", dtype=np.float32, shape=(size, real.shape[1])
         )
-        draw_like(real, size, rng, vectors)
+        neighbours = exact_top(real, real)[:, 1:]  # each real vector's nearest real vectors
+        draw_like(real, neighbours, size, rng, vectors)
         vectors.flush()
         del vectors
         vectors = np.load(tmp / "vectors.npy", mmap_mode="r")  # as load_index maps them beside IVF-PQ
@@ -176,14 +183,14 @@ def compressed(real_index: str | None, questions_file: str, size: int = SIZE, se
         for query in queries:
             index.search(query, K, rerank=max(RERANKS))  # first touch of the mapped pages
         sweep = {}
-        for nprobe in NPROBES:
+        for nprobe in NPROBES if index.info.kind == "ivfpq" else ():
             index.faiss_index.nprobe = nprobe
             for rerank in RERANKS:
                 sweep[nprobe, rerank] = search_quality(index, queries, truth, rerank)
-        index.faiss_index.nprobe = index.info.nprobe
+            index.faiss_index.nprobe = index.info.nprobe
         recall, latencies = search_quality(index, queries, truth, RERANK)
         new = np.empty((ADDED, real.shape[1]), dtype=np.float32)
-        draw_like(real, ADDED, rng, new)
+        draw_like(real, neighbours, ADDED, rng, new)
         grown_vectors = np.concatenate([vectors, new])
         grown_ids = np.arange(size + ADDED, dtype=np.int64)
         add_s, grown = timed(update_dense, index, grown_vectors, grown_ids, size + ADDED)

@@ -229,7 +229,9 @@ class Pipeline:
     ) -> Answer:
         """Run the guard over the answer text and assemble the `Answer`."""
         run.lap()
-        guard = review(question, text if mode != "abstain" else "", passages, self.embedder, unsupported=rejected)
+        guard = review(
+            question, text if mode != "abstain" else "", passages, self.embedder, unsupported=rejected, as_of=run.as_of
+        )
         run.lap("guard_s")
         if lead := guard.summary():
             text = f"{lead}\n\n{text}"

@@ -84,7 +84,7 @@ def _connect(address: str | None) -> bool:
     address = address or os.environ.get(ADDRESS_ENV) or "auto"
     try:
         ray.init(
-            address=None if address == "local" else address,
+            address=address,  # "local" always starts a new one, even beside a `ray start` cluster
             include_dashboard=False,
             logging_level="WARNING",
             configure_logging=True,
@@ -106,14 +106,16 @@ def process_on_ray(
     """Read, clean, chunk and embed the files on the cluster; the results, collected on the driver."""
     processed = Processed({}, {}, {})
     bar = _progress(len(files)) if progress and files else None
+    chunks_done = 0
     for source, document, chunks, vectors in stream_on_ray(files, make_embedder, settings, workers=workers):
         processed.documents[source] = document
         if document is not None:
             processed.chunks[source] = chunks
             processed.vectors[source] = vectors
+            chunks_done += len(chunks)
         if bar is not None:
             bar.update(1)
-            bar.set_postfix(chunks=sum(len(c) for c in processed.chunks.values()), refresh=False)
+            bar.set_postfix(chunks=chunks_done, refresh=False)
     if bar is not None:
         bar.close()
     return processed
@@ -134,7 +136,7 @@ def stream_on_ray(
         return
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # our bar counts articles and chunks; Ray's count blocks per step
-    logging.getLogger("ray.data").setLevel(logging.WARNING)  # not a line per dataset started and finished
+    logging.getLogger("ray.data").setLevel(logging.ERROR)  # no line per dataset started, none for our own bar
     workers = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
     dataset = (
         ray.data.from_items(

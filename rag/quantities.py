@@ -20,12 +20,12 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from functools import lru_cache
 
 from text_to_num import text2num
 
-from .dates import MONTH_ANY, MONTH_NAMES, WEEKDAYS, month_number
+from .dates import find_dates, valid_date
 from .text import FUNCTION_WORDS
 
 
@@ -34,7 +34,7 @@ class Quantity:
     text: str  # as written, qualifier and unit included: "more than 1.5 billion barrels"
     value: float  # normalised: 1.5e9 (see the module docstring for years and dates)
     unit: str  # singular unit: "barrel", "container", "percent", "USD", "date", "" when none
-    kind: str  # "amount" | "money" | "percent" | "year" | "date"
+    kind: str  # "amount" | "money" | "percent" | "year" | "date" | "age" | "duration" | "rank" | "score"
     qualifier: str | None  # canonical: "more than", "at least", "around", "up to", "nearly", "no more than", ...
     start: int  # span of `text` in the text it was extracted from
     end: int
@@ -113,19 +113,6 @@ _NUMBER_WORDS = (
 
 # --- patterns -----------------------------------------------------------------------------------
 
-_DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
-_YEAR = r"(?P<year>1[89]\d\d|20\d\d)"
-# Most specific first: a span taken by one pattern is not read again by a later one.
-_DATE_PATTERNS = [
-    re.compile(rf"\b{_YEAR}-(?P<mnum>[01]\d)-(?P<day>[0-3]\d)\b"),
-    re.compile(rf"\b(?P<month>{MONTH_ANY})\s+{_DAY}(?:,?\s+{_YEAR})?\b(?!,\d)"),
-    re.compile(rf"\b{_DAY}\s+(?P<month>{MONTH_ANY})(?:,?\s+{_YEAR})?\b"),
-    re.compile(rf"\b(?P<month>{MONTH_ANY}),?\s+{_YEAR}\b"),
-    # A month alone, but not "May", which is far more often the verb.
-    re.compile(rf"\b(?P<month>{'|'.join(m for m in MONTH_NAMES if m != 'May')})\b"),
-    re.compile(rf"\b(?P<weekday>{'|'.join(w.title() for w in WEEKDAYS)})\b"),
-]
-_RELATIVE_YEAR = re.compile(r"\b(?P<which>last|this|next|(?:the\s+)?previous|(?:the\s+)?following)\s+year\b", re.I)
 _DIGITS = re.compile(r"(?<![\w.,/:-])(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?P<dec>\.\d+)?")
 _WORDS = "|".join(_NUMBER_WORDS)
 _WORD_SCALES = "hundred|thousand|million|billion|trillion"
@@ -137,6 +124,12 @@ _PERCENT_AFTER = re.compile(r"\s*(%|percent\b|per\s+cent\b|percentage\s+points?\
 _CURRENCY_AFTER = re.compile(rf"\s+({'|'.join(_CURRENCY_WORDS)})s?\b", re.I)
 _CURRENCY_BEFORE = re.compile(r"(US\$|\$|€|£|¥|₩|₽|\b(?:USD|EUR|GBP|JPY|KRW|RUB|CNY)\s?)$")
 _QUALIFIER_BEFORE = re.compile(rf"\b({'|'.join(sorted(map(re.escape, _QUALIFIERS), key=len, reverse=True))})\s+$", re.I)
+_SCORE_AFTER = re.compile(r"\s?[-–]\s?(?P<other>\d{1,3})\b(?![-–.,]?\d)")
+_AGE_AFTER = re.compile(r"(?:-|\s)years?(?:-|\s)old\b", re.I)
+_AGE_BEFORE = re.compile(r"\b(?:aged?|ages)\s+$", re.I)
+_RANK_BEFORE = re.compile(r"(?:\bNo\.|\bnumber|#|\branked|\brank(?:ing|s)?)\s*$", re.I)
+# Units of time: a figure counting them is a duration ("a 22-year career", "nine years in prison").
+_TIME_UNITS = {"second", "minute", "hour", "day", "week", "month", "year", "decade", "century"}
 _HYPHEN_UNIT = re.compile(r"-([A-Za-z]+)\b")
 _NEXT_WORD = re.compile(r"\s+([A-Za-z][A-Za-z.’'-]*[A-Za-z.]|[A-Za-z])")
 
@@ -177,46 +170,28 @@ def extract_quantities(text: str, published: str | date | None = None) -> list[Q
 
 
 def _dates(text: str, published: date | None) -> list[Quantity]:
-    found: list[Quantity] = []
-    for pattern in _DATE_PATTERNS:
-        for match in pattern.finditer(text):
-            if any(match.start() < q.end and q.start < match.end() for q in found):
-                continue
-            if quantity := _date_quantity(match, published):
-                found.append(quantity)
-    if published:
-        for match in _RELATIVE_YEAR.finditer(text):
-            offset = {"last": -1, "previous": -1, "this": 0, "next": 1, "following": 1}[
-                match["which"].split()[-1].lower()
-            ]
-            found.append(_plain(match, published.year + offset, "", "year"))
+    found = []
+    for written in find_dates(text, published):
+        if written.weekday:
+            value, unit, kind = written.weekday, "weekday", "date"
+        elif written.month:
+            value, unit, kind = _date_value(written.year, written.month, written.day), "date", "date"
+        else:
+            value, unit, kind = written.year, "", "year"
+        found.append(
+            Quantity(
+                text[written.start : written.end],
+                float(value),
+                unit,
+                kind,
+                None,
+                written.start,
+                written.end,
+                (written.start, written.end),
+                1.0,
+            )
+        )
     return found
-
-
-def _date_quantity(match: re.Match, published: date | None) -> Quantity | None:
-    groups = match.groupdict()
-    if groups.get("weekday"):
-        weekday = WEEKDAYS.index(match["weekday"].lower()) + 1
-        if published is None:
-            return _plain(match, weekday, "weekday", "date")
-        resolved = published - timedelta(days=(published.isoweekday() - weekday) % 7)
-        return _plain(match, _date_value(resolved.year, resolved.month, resolved.day), "date", "date")
-    month = int(groups["mnum"]) if groups.get("mnum") else month_number(match["month"])
-    day = int(groups["day"]) if groups.get("day") else 0
-    year = int(groups["year"]) if groups.get("year") else 0
-    if day and not _valid(year or 2000, month, day):  # 2000: a leap year, so 29 February passes
-        return None
-    if published and day and not year:  # the latest such day on or before publication
-        year = published.year - (_valid(published.year, month, day) and date(published.year, month, day) > published)
-    return _plain(match, _date_value(year, month, day), "date", "date")
-
-
-def _valid(year: int, month: int, day: int) -> bool:
-    try:
-        date(year, month, day)
-    except ValueError:
-        return False
-    return True
 
 
 def _date_value(year: int, month: int, day: int) -> float:
@@ -255,6 +230,12 @@ def _from_digits(text: str, match: re.Match) -> Quantity | None:
         return None  # a code such as "5G" or "10x"
     if scale == 1.0 and _looks_like_year(text, match):
         return _plain(match, value, "", "year")
+    if scale == 1.0 and not decimals and (score := _SCORE_AFTER.match(after)):
+        end = match.end() + score.end()  # "won 3-1", "passed 220-212": both sides in one value
+        figure = (match.start(), end)
+        return Quantity(
+            text[match.start() : end], value * 1e6 + int(score["other"]), "", "score", None, *figure, figure
+        )
     return _measure(text, match.start(), end, value * scale, step * scale, single=value == 1 and scale == 1)
 
 
@@ -302,6 +283,12 @@ def _measure(text: str, start: int, end: int, value: float, step: float, *, sing
         unit, kind, span_end = _CURRENCY_WORDS[money.group(1).lower()], "money", money.end()
     else:
         unit, span_end = _counted_noun(text, end, single)
+        if age := _AGE_AFTER.match(text, end) or _AGE_BEFORE.search(text, max(0, start - 8), start):
+            unit, kind, span_end = "year", "age", max(span_end, age.end() if age.start() >= end else end)
+        elif _RANK_BEFORE.search(text, max(0, start - 12), start):
+            unit, kind = "", "rank"
+        elif unit in _TIME_UNITS:
+            kind = "duration"
     qualifier = _qualifier(text, span_start)
     if qualifier:
         span_start = qualifier.start()
@@ -384,7 +371,7 @@ def _time_parts(quantity: Quantity) -> tuple[int, int, int, int]:
         return 0, 0, 0, int(quantity.value)
     number = int(quantity.value)
     year, month, day = number // 10000, number // 100 % 100, number % 100
-    weekday = date(year, month, day).isoweekday() if year and month and day and _valid(year, month, day) else 0
+    weekday = date(year, month, day).isoweekday() if year and month and day and valid_date(year, month, day) else 0
     return year, month, day, weekday
 
 
@@ -409,7 +396,7 @@ def supports(fact: Quantity, claim: Quantity) -> bool:
 class Asked:
     """The kind of value a question asks for, and the unit it names ("barrel" for "how many barrels")."""
 
-    kind: str  # "amount" | "money" | "percent" | "date"
+    kind: str  # "amount" | "money" | "percent" | "date" | "age" | "duration"
     unit: str | None = None
 
     def accepts(self, quantity: Quantity) -> bool:
@@ -419,6 +406,7 @@ class Asked:
 
 
 _ASKS = [
+    ("duration", re.compile(r"\bhow many (years|months|weeks|days|hours|minutes)\b", re.I)),
     ("amount", re.compile(r"\bhow many\b", re.I)),  # before "rate" or "price" in "how many barrels at that rate"
     (
         "money",
@@ -428,9 +416,11 @@ _ASKS = [
     ),
     ("percent", re.compile(r"\b(percent|percentage|per cent|rate)\b|\bwhat (share|proportion|fraction)\b", re.I)),
     ("date", re.compile(r"^\s*when\b|\b(what|which) (date|day|year|month)\b|\bin what year\b", re.I)),
+    ("age", re.compile(r"\bhow old\b|\bwhat age\b|\bat what age\b", re.I)),
+    ("duration", re.compile(r"\bhow long\b", re.I)),
     (
         "amount",
-        re.compile(r"\bhow (many|much|long|far|big|large|old)\b|\bwhat (amount|number|quantity|volume)\b", re.I),
+        re.compile(r"\bhow (many|much|far|big|large)\b|\bwhat (amount|number|quantity|volume)\b", re.I),
     ),
 ]
 _HOW_MANY = re.compile(r"\bhow many\s+((?:[A-Za-z-]+\s+){0,3}?)([A-Za-z-]+s)\b", re.I)

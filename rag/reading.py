@@ -13,8 +13,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from .chunking import split_sentences
+from .dates import find_periods
 from .embedding import Embedder
 from .quantities import Asked, asked_quantity, extract_quantities
 from .retrieval import Passage
@@ -28,6 +30,9 @@ MIN_COVERAGE = 0.5
 SAME_FACT_SIMILARITY = 0.6
 # A second quoted sentence must score at least this share of the best one to be worth showing.
 SECOND_SENTENCE_SHARE = 0.85
+# Added to a sentence stating the period a question asks about ("in Q1 2021"), taken from one
+# stating another period: the unit bonus's size, not measured (no labelled period question yet).
+PERIOD_BONUS = 0.15
 
 
 def content_words(text: str) -> set[str]:
@@ -99,22 +104,32 @@ def select_evidence(question: str, passages: Sequence[Passage], embedder: Embedd
     for n, passage in enumerate(passages, start=1):
         words = content_words(passage.text)
         covering[n] = names <= words and len(question_words & words) > MIN_COVERAGE * len(question_words)
+    asked_periods = {(p.start, p.end) for _, _, p in find_periods(question)}
     scored = []
     for row, ((n, text, start, end), cosine) in enumerate(zip(candidates, relevance)):
         overlap = len(question_words & content_words(text)) / max(1, len(question_words))
         unit_bonus = 0.15 if asked and asked.unit and any(asked.accepts(q) for q in extract_quantities(text)) else 0.0
-        scored.append(
-            (EvidenceSentence(n, text, start, end, float(cosine) + 0.3 * overlap + unit_bonus, float(cosine)), row)
-        )
+        # A question about a stated period ("in Q1 2021") prefers sentences stating that period to
+        # those stating another one.
+        period_bonus = 0.0
+        if asked_periods and (stated := _periods(text, passages[n - 1])):
+            period_bonus = PERIOD_BONUS if asked_periods & stated else -PERIOD_BONUS
+        score = float(cosine) + 0.3 * overlap + unit_bonus + period_bonus
+        scored.append((EvidenceSentence(n, text, start, end, score, float(cosine)), row))
     scored.sort(key=lambda pair: -pair[0].score)
     relevant = [(s, row) for s, row in scored if s.relevance >= MIN_RELEVANCE and covering[s.n]]
     if not relevant:
         return Evidence(asked, [], "no passage is about this question")
     answering = [(s, row) for s, row in relevant if states_asked(s.text, asked)]
     if not answering:
-        kind = {"money": "price or amount of money", "percent": "percentage", "date": "date", "amount": "figure"}[
-            asked.kind
-        ]
+        kind = {
+            "money": "price or amount of money",
+            "percent": "percentage",
+            "date": "date",
+            "amount": "figure",
+            "age": "age",
+            "duration": "duration",
+        }[asked.kind]
         return Evidence(asked, [], f"the passages about this question state no {kind}")
     (best, best_row), chosen = answering[0], [answering[0][0]]
     for other, row in answering[1:]:
@@ -126,6 +141,11 @@ def select_evidence(question: str, passages: Sequence[Passage], embedder: Embedd
             chosen.append(other)
             break
     return Evidence(asked, chosen, "")
+
+
+def _periods(text: str, passage: Passage) -> set[tuple[date, date]]:
+    published = date.fromisoformat(passage.date) if passage.date else None
+    return {(p.start, p.end) for _, _, p in find_periods(text, published)}
 
 
 def extractive_answer(evidence: Evidence, passages: Sequence[Passage]) -> str:

@@ -38,6 +38,15 @@ def read_corpus(folder: str | Path):
     return group_near_duplicates([doc for file in list_corpus(folder) if (doc := read_document(file))])
 
 
+def every_figure(passages) -> str:
+    """An answer that states every figure of every passage, citing it: the guard then compares them all."""
+    from rag.quantities import extract_quantities
+
+    return " ".join(
+        f"{q.text} [{n}]." for n, p in enumerate(passages, start=1) for q in extract_quantities(p.text, p.date)
+    )
+
+
 class FakeEmbedder:
     """Bag-of-words hashing: texts that share words get similar unit vectors, with no model at all."""
 
@@ -168,9 +177,9 @@ def smollm2():
 def rag_command():
     """Runs the `rag` command in a new process, as a user does; it loads the real models."""
 
-    def run(*argv: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    def run(*argv: str, timeout: float = 600, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "-m", "rag.cli", *argv], capture_output=True, text=True, timeout=timeout, cwd=ROOT
+            [sys.executable, "-m", "rag.cli", *argv], capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env
         )
 
     return run

@@ -163,6 +163,16 @@ def test_an_index_above_the_threshold_is_updated_in_place_and_read_back(tmp_path
 # --- on a Ray cluster -------------------------------------------------------------------------------
 
 
+def test_without_ray_the_cluster_build_says_how_to_install_it(seed_corpus, tmp_path, monkeypatch):
+    from rag.cluster import build_index_on_ray
+    from rag.errors import ClusterError
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
+    with pytest.raises(ClusterError, match=r'^Ray is not installed: run `pip install -e "\.\[cluster\]"`'):
+        build_index_on_ray(seed_corpus, tmp_path / "index", address="auto")
+    assert not (tmp_path / "index").exists()
+
+
 def require_ray():
     if os.environ.get("CI"):
         import ray  # CI installs the cluster extra: a missing Ray must fail there, not skip
@@ -180,7 +190,6 @@ def local_cluster():
 
 
 @pytest.mark.cluster
-@pytest.mark.integration
 def test_a_ray_build_equals_the_local_build(local_cluster, seed_corpus, tmp_path, real_embedder):
     from rag.answer import Pipeline
     from rag.cluster import build_index_on_ray
@@ -212,8 +221,7 @@ def test_a_ray_build_equals_the_local_build(local_cluster, seed_corpus, tmp_path
 
 
 @pytest.mark.cluster
-@pytest.mark.integration
-def test_rag_index_takes_the_address_of_a_cluster_started_with_ray_start(seed_corpus, tmp_path):
+def test_rag_index_takes_the_address_of_a_cluster_started_with_ray_start(seed_corpus, tmp_path, rag_command):
     require_ray()
     port = free_port()
     ray_bin = shutil.which("ray", path=os.path.dirname(sys.executable))
@@ -230,16 +238,10 @@ def test_rag_index_takes_the_address_of_a_cluster_started_with_ray_start(seed_co
         env=env,
     )
     try:
-        command = [sys.executable, "-m", "rag.cli", "index", "--json", "--corpus", str(seed_corpus)]
+        command = ["index", "--json", "--corpus", str(seed_corpus), "--index", str(tmp_path / "index")]
         deadline = time.monotonic() + 120
         while True:  # the head takes a few seconds to accept drivers
-            result = subprocess.run(
-                [*command, "--index", str(tmp_path / "index"), "--ray", f"127.0.0.1:{port}"],
-                capture_output=True,
-                text=True,
-                timeout=600,
-                env=env,
-            )
+            result = rag_command(*command, "--ray", f"127.0.0.1:{port}", env=env)
             if result.returncode == 0 or time.monotonic() > deadline:
                 break
             time.sleep(3)

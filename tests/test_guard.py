@@ -5,9 +5,9 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import read_corpus
+from conftest import every_figure, read_corpus
 
-from rag.guard import GuardReport, compare_sources, matching_quantities, review, unsupported_numbers
+from rag.guard import GuardReport, review, unsupported_numbers
 from rag.quantities import Asked, asked_quantity, extract_quantities, same_value, supports
 from rag.retrieval import Passage
 
@@ -363,7 +363,8 @@ def test_review_counts_only_what_the_answer_states(two_outlets, fake_embedder):
 def test_different_quantities_with_one_unit_never_conflict(two_outlets, fake_embedder):
     report = review("How much could the tankers move?", "Up to 125,000 barrels [2].", two_outlets, fake_embedder)
     assert report.status == "ok" and [r.text for r in report.values] == ["up to 125,000 barrels"]
-    assert [sorted(r.value for r in c.rows) for c in compare_sources(two_outlets, fake_embedder)] == [[1.5e6, 1.5e9]]
+    everything = review("q", every_figure(two_outlets), two_outlets, fake_embedder)
+    assert [sorted(r.value for r in c.rows) for c in everything.conflicts] == [[1.5e6, 1.5e9]]
 
 
 def test_copies_of_one_story_count_once_when_they_agree(fake_embedder):
@@ -391,15 +392,21 @@ def test_a_copy_that_changes_a_figure_or_a_date_is_a_conflict_naming_both_files(
     assert "Kyiv Independent (a.txt) [1] says March 26; Kyiv Independent (c.txt) [2] says March 25" in report.summary()
 
 
-def test_dates_of_different_outlets_are_not_compared(fake_embedder):
-    outlets = [
-        passage(
-            "a.txt", "The U.S. and South Korea held their first joint meeting on March 26.", outlet="Kyiv Independent"
-        ),
-        passage("b.txt", "The new task force held its inaugural meeting on Monday in Washington.", outlet="UPI"),
+def test_dates_of_different_outlets_are_compared_on_the_calendar(fake_embedder):
+    def outlets(day):
+        return [
+            passage("a.txt", "The new task force held its first joint meeting on March 26.", outlet="Kyiv Independent"),
+            passage("b.txt", f"The new task force held its first joint meeting on {day}.", outlet="UPI"),
+        ]
+
+    agree = review("When?", "They met on March 26 [1] (UPI says Tuesday [2]).", outlets("Tuesday"), fake_embedder)
+    assert agree.status == "ok" and agree.conflicts == []  # Tuesday before Wednesday 27 March 2024 is March 26
+    differ = review("When?", "They met on March 26 [1] (UPI says Monday [2]).", outlets("Monday"), fake_embedder)
+    assert differ.status == "conflict"
+    assert [(r.text, r.outlet) for r in differ.conflicts[0].rows] == [
+        ("March 26", "Kyiv Independent"),
+        ("Monday", "UPI"),
     ]
-    report = review("When?", "They met on March 26 [1] (UPI says Monday [2]).", outlets, fake_embedder)
-    assert report.status == "ok" and report.conflicts == []
 
 
 def test_status_precedence(two_outlets, fake_embedder):
@@ -434,6 +441,7 @@ def test_report_to_dict_is_json_ready_with_the_cli_fields(two_outlets, fake_embe
         "source": "b.txt",
         "n": 2,
         "quote": IMPORTS.format("1.5 million"),
+        "period": "January 1, 2023 to September 30, 2023",
     }
     assert data["conflicts"][0]["ratio"] == pytest.approx(1000) and data["summary"].startswith("Sources disagree")
     assert GuardReport("no_numbers").to_dict() == {
@@ -442,6 +450,7 @@ def test_report_to_dict_is_json_ready_with_the_cli_fields(two_outlets, fake_embe
         "conflicts": [],
         "unsupported": [],
         "bounds": [],
+        "timelines": [],
         "summary": "",
     }
 
@@ -484,12 +493,11 @@ def test_the_seed_questions_ask_for_what_their_expected_answers_state():
 
 
 def test_no_passage_states_a_price_so_the_answerer_can_abstain(seed_documents, as_passages):
-    passages = as_passages(seed_documents.values())
-    assert matching_quantities("What price per barrel did North Korea pay for the Russian oil?", passages) == []
-    barrels = matching_quantities(
-        "How many barrels of refined oil may North Korea import per year under the U.N. cap?", passages
-    )
-    assert {q.value for _, q in barrels} == {5e5, 1.5e9, 1.5e6, 125_000}
+    figures = [q for p in as_passages(seed_documents.values()) for q in extract_quantities(p.text, p.date)]
+    price = asked_quantity("What price per barrel did North Korea pay for the Russian oil?")
+    assert [q for q in figures if price.accepts(q)] == []
+    barrels = asked_quantity("How many barrels of refined oil may North Korea import per year under the U.N. cap?")
+    assert {q.value for q in figures if barrels.accepts(q)} == {5e5, 1.5e9, 1.5e6, 125_000}
 
 
 # --- the seed articles with the real embedding model --------------------------------------------
@@ -523,12 +531,13 @@ def test_seed_outlets_disagree_on_the_imports_and_agree_on_the_cap(pick, real_em
         passages,
         real_embedder,
     )
-    assert cap.status == "ok"
-    assert [(r.value, r.outlet) for r in cap.values] == [(5e5, "Kyiv Independent"), (5e5, "UPI")]
+    assert cap.status == "ok"  # the two outlets' cap clauses score 0.80, below SAME_QUANTITY: not compared
+    assert [(r.value, r.outlet) for r in cap.values] == [(5e5, "Kyiv Independent")]
 
 
 def test_across_the_whole_seed_corpus_only_the_imports_conflict(seed_documents, as_passages, real_embedder):
-    conflicts = compare_sources(as_passages(seed_documents.values()), real_embedder)
+    passages = as_passages(seed_documents.values())
+    conflicts = review("q", every_figure(passages), passages, real_embedder).conflicts
     assert [sorted((r.value, r.outlet) for r in c.rows) for c in conflicts] == [
         [(1.5e6, "UPI"), (1.5e9, "Kyiv Independent")]
     ]
@@ -561,7 +570,7 @@ def test_a_conflict_says_how_far_apart_the_values_are(figure, changed, descripti
         passage("a.txt", text.format(figure), outlet="Kyiv Independent", group="a.txt"),
         passage("c.txt", text.format(changed), outlet="Kyiv Independent", group="a.txt"),
     ]
-    (conflict,) = compare_sources(copies, fake_embedder)
+    (conflict,) = review("q", f"It imported more than {figure} [1].", copies, fake_embedder).conflicts
     assert conflict.description.endswith(description)
 
 
