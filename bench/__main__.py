@@ -9,12 +9,13 @@ import os
 import sys
 import time
 
-from bench import ask, cluster, coldstart, embedding, guard_pairs, retrieval, scoring, train_reader
+from bench import ask, cluster, coldstart, embedding, freshness, guard_pairs, retrieval, scoring, train_reader
 from bench.common import Figure, format_table, machine, peak_rss_mib
 
 # Cheapest first; retrieval and cluster last: they hold millions of vectors.
 PARTS = {
     "coldstart": coldstart.run,
+    "freshness": freshness.run,
     "embedding": embedding.run,
     "scoring": scoring.run,
     "ask": ask.run,

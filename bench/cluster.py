@@ -49,8 +49,8 @@ def ingestion(articles: int = ARTICLES) -> list[Figure]:
     from rag.answer import shared_embedder
     from rag.chunking import ChunkSettings
     from rag.cluster import ARTICLES_PER_BATCH, encode_on_ray, stream_on_ray
+    from rag.embedding import SentenceTransformerEmbedder
     from rag.index import Processed, update_index
-    from rag.models import SentenceTransformerEmbedder
 
     arrivals: list[tuple[float, int]] = []  # when each article came back from the cluster, its chunks
 

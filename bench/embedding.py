@@ -1,8 +1,9 @@
-"""Index build throughput: `rag.index.update_index` (read, clean, chunk, embed, FAISS, BM25, write)
-in chunks per second, against plain sentence-transformers `encode` of the very same chunk texts with
-the same model, in the same process. Both models are warmed up first. Each round builds a fresh index
-and then encodes its chunks; the ratio is the median over rounds, each a pair of runs made one after
-the other under the same machine load.
+"""Index build throughput: `rag.index.update_index` (read, clean, chunk, embed with ONNX Runtime, FAISS,
+BM25, write) in chunks per second, against plain sentence-transformers `encode` of the very same chunk
+texts with the same model, in the same process. Both models are warmed up first (the warm-up makes the
+ONNX export). Each round builds a fresh index and then encodes its chunks; the ratio is the median over
+rounds, each a pair of runs made one after the other under the same machine load. The vectors of both
+are compared by cosine.
 
     python -m bench.embedding [--articles 150] [--rounds 3]
 """
@@ -11,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 from statistics import median
-
-import numpy as np
 
 from bench.common import Figure, print_table, rate, scratch, timed, variant_corpus
 
@@ -23,29 +22,29 @@ ROUNDS = 3
 def run(articles: int = ARTICLES, rounds: int = ROUNDS) -> list[Figure]:
     from sentence_transformers import SentenceTransformer
 
-    from rag.answer import shared_embedder
-    from rag.index import update_index
-    from rag.models import embedding_model_dir
+    from rag.embedding import embedding_model_dir
+    from rag.index import index_embedder, update_index
 
-    embedder = shared_embedder()
     plain = SentenceTransformer(str(embedding_model_dir()), device="cpu", local_files_only=True)
-    embedder.embed(["warm-up"])
     plain.encode(["warm-up"])
     rates = []  # (ours, plain) in chunks/s
     with scratch() as tmp:
+        embedder = index_embedder(tmp / "export")
+        export_seconds, _ = timed(embedder.embed, ["warm-up"])
         corpus = variant_corpus(tmp / "corpus", articles)
         for n in range(rounds):
             seconds, report = timed(update_index, corpus, tmp / f"index-{n}", embedder)
             texts = [chunk.text for chunk in report.index.chunks]
             plain_seconds, vectors = timed(plain.encode, texts, normalize_embeddings=True, convert_to_numpy=True)
             rates.append((rate(len(texts), seconds), rate(len(texts), plain_seconds)))
-        same = bool(np.allclose(report.index.vectors, vectors, atol=1e-4))
+        cosine = float((report.index.vectors * vectors).sum(axis=1).min())
     return [
         Figure("index build", "corpus", f"{articles} articles, {len(texts)} chunks, {rounds} rounds"),
+        Figure("index build", "ONNX export of the model (once per index directory)", export_seconds, "s"),
         Figure("index build", "rag update_index (median)", median(a for a, _ in rates), "chunks/s"),
         Figure("index build", "plain SentenceTransformer.encode (median)", median(b for _, b in rates), "chunks/s"),
-        Figure("index build", "ratio rag / plain (median of rounds)", median(a / b for a, b in rates), "", (">=", 0.9)),
-        Figure("index build", "same vectors as plain encode", "yes" if same else "NO"),
+        Figure("index build", "ratio rag / plain (median of rounds)", median(a / b for a, b in rates), "", (">=", 1.5)),
+        Figure("index build", "lowest cosine, rag vs plain encode vectors", cosine, "", (">=", 0.999)),
     ]
 
 

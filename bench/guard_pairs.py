@@ -52,7 +52,8 @@ def article(folder: Path, name: str) -> tuple[str, str | None, str | None]:
     """The raw text of a corpus file, its outlet and its publication date (from the page, else from
     a RealTimeQA file name such as cnn-com-20220101-...)."""
     path = folder / name
-    document = read_document(CorpusFile(name, path, ""))
+    stat = path.stat()
+    document = read_document(CorpusFile(name, folder, stat.st_size, stat.st_mtime_ns))
     published = document.date if document and document.date else None
     if published is None and (found := _FILE_DATE.search(name)):
         published = "-".join(found.groups())

@@ -66,14 +66,30 @@ def pipeline():
     with _lock:
         if _nlp is None:
             try:
-                import spacy
-
+                spacy = _import_spacy_without_torch()
                 _nlp = spacy.load(PIPELINE, exclude=list(_UNUSED_COMPONENTS))
             except (ImportError, OSError):
                 raise ModelError(
                     f"the English NLP pipeline is not installed: run `pip install spacy {PIPELINE_PACKAGE}`"
                 ) from None
         return _nlp
+
+
+def _import_spacy_without_torch():
+    """spaCy, imported so that its backend (thinc) does not import torch, which it only probes for: the
+    small English pipeline runs on numpy, and the default `rag ask` must not pay torch's import."""
+    import sys
+
+    if "torch" in sys.modules:
+        import spacy
+
+        return spacy
+    sys.modules["torch"] = None  # `import torch` raises ImportError while spaCy is imported
+    try:
+        import spacy
+    finally:
+        del sys.modules["torch"]
+    return spacy
 
 
 def _trim(span) -> tuple[int, int] | None:

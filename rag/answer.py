@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Literal
 
 from .dates import parse_as_of
+from .embedding import Embedder
 from .errors import QuestionError
 from .guard import GuardReport, cited_spans, review, unsupported_numbers
-from .index import BuildReport, Index, open_index, update_index
-from .models import Embedder, Generator, SentenceTransformerEmbedder, resolve_generator
+from .index import BuildReport, Index, index_embedder, open_index, update_index
+from .models import Generator, resolve_generator
 from .reading import Reading, answer_text, best_sentence, read
 from .retrieval import DEFAULT_K, UNNAMED_SOURCE, Passage, retrieve
 from .text import cited_numbers
@@ -135,7 +136,7 @@ class Pipeline:
     ):
         self.corpus_dir = Path(corpus_dir)
         self.index_dir = Path(index_dir)
-        self.embedder = embedder or shared_embedder()
+        self.embedder = embedder or shared_embedder(index_dir)
         self.generator = generator if generator is not None else resolve_generator(model)
         self.rebuild = rebuild
         self._index: Index | None = None
@@ -267,12 +268,13 @@ _pipelines: dict[tuple, Pipeline] = {}
 _pipelines_lock = threading.Lock()
 
 
-def shared_embedder() -> Embedder:
-    """One embedding model per process: every pipeline uses the same weights."""
+def shared_embedder(index_dir: str | Path = DEFAULT_INDEX) -> Embedder:
+    """One embedding model per process, every pipeline uses the same weights: ONNX Runtime over the export
+    of the model in the first index directory asked for (an index built with it keeps a copy of its own)."""
     global _embedder
     with _embedder_lock:
         if _embedder is None:
-            _embedder = SentenceTransformerEmbedder()
+            _embedder = index_embedder(index_dir)
         return _embedder
 
 
@@ -349,4 +351,4 @@ def build_index(
         from .cluster import build_index_on_ray
 
         return build_index_on_ray(corpus_dir, index_dir, address=ray_address, progress=progress)
-    return update_index(corpus_dir, index_dir, shared_embedder(), progress=progress)
+    return update_index(corpus_dir, index_dir, shared_embedder(index_dir), progress=progress)

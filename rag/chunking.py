@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-
-import pysbd
+from functools import lru_cache
 
 from .corpus import Document
 
@@ -40,12 +39,28 @@ class Sentence:
 _per_thread = threading.local()
 
 
-def _segmenter() -> pysbd.Segmenter:
+def _segmenter():
     """One segmenter per thread: pysbd keeps the text it is splitting on the instance, so threads
     sharing one get each other's sentences (and questions asked at once, each other's evidence)."""
     if not hasattr(_per_thread, "segmenter"):
+        import pysbd
+
         _per_thread.segmenter = pysbd.Segmenter(language="en", clean=False, char_span=True)
     return _per_thread.segmenter
+
+
+@lru_cache(maxsize=8192)
+def _paragraph_sentences(paragraph: str) -> tuple[tuple[str, int, int], ...]:
+    """(text, start, end) of each sentence of one paragraph, cached by its text: pysbd is the slowest rule
+    here, and a question splits each retrieved passage twice (evidence, guard), a long-lived process meets
+    the same passages again, and copies of a story repeat their paragraphs."""
+    found = []
+    for span in _segmenter().segment(paragraph):
+        stripped = span.sent.strip()
+        if stripped:
+            start = span.start + (len(span.sent) - len(span.sent.lstrip()))
+            found.append((stripped, start, start + len(stripped)))
+    return tuple(found)
 
 
 def split_sentences(text: str) -> list[Sentence]:
@@ -53,11 +68,7 @@ def split_sentences(text: str) -> list[Sentence]:
     sentences = []
     offset = 0
     for paragraph in text.split("\n\n"):
-        for span in _segmenter().segment(paragraph):
-            stripped = span.sent.strip()
-            if stripped:
-                start = offset + span.start + (len(span.sent) - len(span.sent.lstrip()))
-                sentences.append(Sentence(stripped, start, start + len(stripped)))
+        sentences += [Sentence(t, offset + start, offset + end) for t, start, end in _paragraph_sentences(paragraph)]
         offset += len(paragraph) + 2
     return sentences
 

@@ -26,9 +26,9 @@ import numpy as np
 
 from .chunking import Chunk, ChunkSettings, chunk_document
 from .corpus import CorpusFile, Document, read_document
+from .embedding import Embedder, SentenceTransformerEmbedder
 from .errors import ClusterError
 from .index import BuildReport, Processed, update_index
-from .models import Embedder, SentenceTransformerEmbedder
 
 ADDRESS_ENV = "RAG_RAY_ADDRESS"
 # Articles per Ray batch: ~17 chunks each, so an embedding call sees a few hundred chunks.
@@ -140,7 +140,7 @@ def stream_on_ray(
     workers = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
     dataset = (
         ray.data.from_items(
-            [{"source": f.source, "path": str(f.path), "sha256": f.sha256} for f in files],
+            [{"source": f.source, "root": str(f.root), "size": f.size, "mtime_ns": f.mtime_ns} for f in files],
             override_num_blocks=max(1, min(len(files) // ARTICLES_PER_BATCH, 64 * workers)),
         )
         .map_batches(_read_and_chunk, fn_kwargs={"settings": settings}, batch_size=ARTICLES_PER_BATCH)
@@ -173,8 +173,8 @@ def _progress(total: int):
 def _read_and_chunk(batch: dict, settings: ChunkSettings) -> dict:
     """A Ray task: clean and chunk a batch of corpus files ("" for a file that holds no article)."""
     documents, chunks = [], []
-    for source, path, sha256 in zip(batch["source"], batch["path"], batch["sha256"]):
-        document = read_document(CorpusFile(str(source), Path(str(path)), str(sha256)))
+    for source, root, size, mtime_ns in zip(batch["source"], batch["root"], batch["size"], batch["mtime_ns"]):
+        document = read_document(CorpusFile(str(source), Path(str(root)), int(size), int(mtime_ns)))
         documents.append(json.dumps(asdict(document), ensure_ascii=False) if document else "")
         chunks.append(
             json.dumps([asdict(c) for c in chunk_document(document, settings)], ensure_ascii=False) if document else ""

@@ -32,7 +32,7 @@ import numpy as np
 
 from .chunking import Sentence, split_sentences
 from .dates import Period, find_periods, publication_period
-from .models import Embedder
+from .embedding import Embedder
 from .quantities import Quantity, asked_quantity, extract_quantities, same_value, supports
 from .retrieval import UNNAMED_SOURCE, Passage
 from .text import CITATION, UnionFind, cited_numbers

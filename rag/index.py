@@ -29,14 +29,16 @@ import numpy as np
 from .chunking import Chunk, ChunkSettings, chunk_document
 from .corpus import CorpusFile, Document, group_near_duplicates, list_corpus, read_document
 from .dense import DenseIndex, DenseInfo, encode_locally, update_dense
+from .embedding import EMBEDDING_MODEL, Embedder, OnnxEmbedder
 from .errors import CorpusError, IndexStateError
-from .models import Embedder
 
 log = logging.getLogger("rag")
 
 # 2: documents carry the date, outlet and title read from the page header (the title is no longer body text).
 # 3: stable chunk ids (ids.npy), exact or IVF-PQ dense index (rag/dense.py).
 FORMAT_VERSION = 3
+# The ONNX export of the embedding model lives beside the generations, so a rebuild does not export it again.
+ONNX_EXPORT = Path("embedder") / f"{EMBEDDING_MODEL}.onnx"
 
 
 def package_version() -> str:
@@ -60,6 +62,8 @@ class Manifest:
     chunks: int = 0
     artifacts: dict[str, str] = field(default_factory=dict)  # written file -> sha256
     dense: dict = field(default_factory=dict)  # DenseInfo: kind, parameters, next chunk id, shards
+    stats: dict[str, list[int]] = field(default_factory=dict)  # corpus file -> [size, mtime_ns] when hashed
+    embedder: dict = field(default_factory=dict)  # the runtime that embedded; for ONNX, its file and sha256
 
 
 @dataclass
@@ -157,6 +161,8 @@ def stale_reasons(
         reasons.append(f"built with embedding model {manifest.embedding_model}, now {embedder.name}")
     if manifest.chunker != asdict(settings):
         reasons.append(f"built with chunker settings {manifest.chunker}, now {asdict(settings)}")
+    if corpus_files == manifest.files:  # one comparison in C: most questions find the corpus unchanged
+        return reasons
     added = sorted(set(corpus_files) - set(manifest.files))
     removed = sorted(set(manifest.files) - set(corpus_files))
     changed = sorted(s for s in set(corpus_files) & set(manifest.files) if corpus_files[s] != manifest.files[s])
@@ -166,6 +172,82 @@ def stale_reasons(
                 f"corpus files {label} since the build: {', '.join(names[:5])}{' …' if len(names) > 5 else ''}"
             )
     return reasons
+
+
+def corpus_hashes(files: list[CorpusFile], manifest: Manifest | None) -> dict[str, str]:
+    """Each readable file's sha256: the recorded one when its size and modification time are those the
+    manifest recorded, else read now. `rag index` passes no manifest, so a change that kept both is caught."""
+    known = manifest.files if manifest else {}
+    stats = manifest.stats if manifest else {}
+    hashes = {}
+    for file in files:
+        if file.source in known and stats.get(file.source) == [file.size, file.mtime_ns]:
+            hashes[file.source] = known[file.source]
+            continue
+        try:
+            hashes[file.source] = file.sha256
+        except OSError as exc:  # removed or locked since the directory was listed
+            log.warning("skipping %s: cannot read it (%s)", file.source, exc.strerror or exc)
+    return hashes
+
+
+# --- the embedder ------------------------------------------------------------------------------
+
+
+def index_embedder(index_dir: str | Path) -> Embedder:
+    """The embedder for an index: ONNX Runtime over the index's own export of the model, made from the
+    installed model on first use when it is missing or damaged (nothing is imported before then)."""
+    path = Path(index_dir) / ONNX_EXPORT
+    manifest = None
+    with contextlib.suppress(IndexStateError):  # a damaged manifest is rebuilt; the export is checked alone
+        manifest = read_manifest(index_dir)
+    recorded = manifest.embedder if manifest else {}
+    return OnnxEmbedder(path, export=not (path.is_file() and _intact(path, recorded)))
+
+
+def _intact(path: Path, recorded: dict) -> bool:
+    """Whether the ONNX export is the one the manifest recorded: by size and time, then by hash. An export
+    that no build has recorded yet was renamed into place whole, so it is taken as it is."""
+    if recorded.get("file") != ONNX_EXPORT.as_posix():
+        return True
+    stat = path.stat()
+    if [stat.st_size, stat.st_mtime_ns] == [recorded.get("size"), recorded.get("mtime_ns")]:
+        return True
+    return _sha256(path) == recorded.get("sha256")
+
+
+def _embedder_record(index_dir: Path, embedder: Embedder, previous: dict) -> dict:
+    """What the manifest keeps about the embedder: the runtime, and for ONNX the export's hash and stat. An
+    embedder shared with another index (one per process) leaves a copy of its export in this one."""
+    if not isinstance(embedder, OnnxEmbedder):
+        return {"runtime": type(embedder).__name__}
+    if not embedder.model_file.is_file():  # nothing was embedded: the export was never needed
+        return previous
+    path = index_dir / ONNX_EXPORT
+    if not path.is_file() or not path.samefile(embedder.model_file):
+        _place_copy(embedder.model_file, path)
+        previous = {}
+    stat = path.stat()
+    same = [stat.st_size, stat.st_mtime_ns] == [previous.get("size"), previous.get("mtime_ns")]
+    return {
+        "runtime": "onnxruntime",
+        "file": ONNX_EXPORT.as_posix(),
+        "sha256": previous["sha256"] if same and previous.get("sha256") else _sha256(path),
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+    }
+
+
+def _place_copy(source: Path, target: Path) -> None:
+    """`target` becomes a copy of `source` (a hard link where it can), renamed into place whole."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staged = target.with_name(f".{target.name}.{os.getpid()}")
+    staged.unlink(missing_ok=True)
+    try:
+        os.link(source, staged)
+    except OSError:
+        shutil.copyfile(source, staged)
+    os.replace(staged, target)
 
 
 # --- loading -----------------------------------------------------------------------------------
@@ -305,8 +387,9 @@ def update_index(
     files = list_corpus(corpus_dir)
     process = process or (lambda pending: process_locally(pending, embedder, settings, progress))
     with _build_lock(index_dir):
+        hashes = corpus_hashes(files, None)  # every file read: a change that kept size and time is caught too
         previous = _previous(index_dir, embedder, settings)
-        plan = _plan(files, previous, process)
+        plan = _plan(files, hashes, previous, process)
         if not plan.documents:
             raise CorpusError(f"no readable article in {corpus_dir}: every file was empty, binary or furniture only")
         documents = group_near_duplicates(plan.documents)
@@ -316,10 +399,12 @@ def update_index(
             embedding_model=embedder.name,
             dim=int(vectors.shape[1]) if len(vectors) else embedder.dim,
             chunker=asdict(settings),
-            files={f.source: f.sha256 for f in files},
+            files=hashes,
             built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             documents=len(documents),
             chunks=len(chunks),
+            stats={f.source: [f.size, f.mtime_ns] for f in files if f.source in hashes},
+            embedder=_embedder_record(index_dir, embedder, previous.manifest.embedder if previous else {}),
         )
         _write_generation(index_dir, manifest, documents, chunks, dense)
         removed = sorted(set(previous.documents if previous else ()) - {d.source for d in documents})
@@ -340,10 +425,18 @@ class _Plan:
     processed: Processed = field(default_factory=lambda: Processed({}, {}, {}))
 
 
-def _plan(files: list[CorpusFile], previous: Index | None, process: Callable[[list[CorpusFile]], Processed]) -> _Plan:
+def _plan(
+    files: list[CorpusFile],
+    hashes: dict[str, str],
+    previous: Index | None,
+    process: Callable[[list[CorpusFile]], Processed],
+) -> _Plan:
     old_docs = previous.documents if previous else {}
-    unchanged = {f.source for f in files if (old := old_docs.get(f.source)) is not None and old.sha256 == f.sha256}
-    plan = _Plan(processed=process([f for f in files if f.source not in unchanged]))
+    readable = [f for f in files if f.source in hashes]  # the others are skipped: corpus_hashes said why
+    unchanged = {
+        f.source for f in readable if (old := old_docs.get(f.source)) is not None and old.sha256 == hashes[f.source]
+    }
+    plan = _Plan(processed=process([f for f in readable if f.source not in unchanged]))
     for file in files:
         if file.source in unchanged:
             plan.documents.append(old_docs[file.source])
@@ -456,7 +549,7 @@ def open_index(
     manifest = None
     with contextlib.suppress(IndexStateError):
         manifest = read_manifest(index_dir)
-    corpus = {f.source: f.sha256 for f in list_corpus(corpus_dir)}
+    corpus = corpus_hashes(list_corpus(corpus_dir), manifest)
     reasons = stale_reasons(manifest, corpus, embedder, settings) if manifest else ["no index built yet"]
     if (
         not reasons

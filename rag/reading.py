@@ -27,7 +27,8 @@ from pathlib import Path
 from .annotate import AnnotatedSentence, Mention, annotate, lemmas
 from .chunking import split_sentences
 from .dates import find_periods
-from .models import Embedder, Generator
+from .embedding import Embedder
+from .models import Generator
 from .quantities import Asked, asked_quantity, extract_quantities
 from .retrieval import Passage
 from .text import FUNCTION_WORDS

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from .dates import MONTHS, WEEKDAYS, question_period
+from .embedding import Embedder
 from .index import Index
-from .models import Embedder
 from .text import word_matcher
 
 # Cormack et al.'s constant: damps the weight of the very top ranks so neither list dominates.

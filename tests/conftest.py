@@ -125,20 +125,9 @@ class BlockModelPackages(importlib.abc.MetaPathFinder):
 
     def find_spec(self, name, path=None, target=None):
         if name.partition(".")[0] in MODEL_PACKAGES:
-            if not _optional_probe():
-                self.tried.append(name)
+            self.tried.append(name)
             raise ModuleNotFoundError(f"{name} is blocked: this test is not marked integration", name=name)
         return None
-
-
-def _optional_probe() -> bool:
-    """Whether the import comes from thinc (spaCy's backend), which probes for torch and runs without it."""
-    frame = sys._getframe(2)
-    while frame is not None:
-        if frame.f_globals.get("__name__", "").startswith("thinc."):
-            return True
-        frame = frame.f_back
-    return False
 
 
 @pytest.fixture(autouse=True)
@@ -160,12 +149,12 @@ def no_model_outside_integration_tests(request):
 
 
 @pytest.fixture(scope="session")
-def real_embedder():
+def real_embedder(tmp_path_factory):
     """all-MiniLM-L6-v2: the process's shared embedding model, the one `rag.ask`, the CLI run in-process and
-    a Pipeline without an embedder use."""
+    a Pipeline without an embedder use (ONNX Runtime; its export is made once, in a scratch index directory)."""
     from rag.answer import shared_embedder
 
-    return shared_embedder()
+    return shared_embedder(tmp_path_factory.mktemp("embedder-index"))
 
 
 @pytest.fixture(scope="session")
