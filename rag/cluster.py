@@ -28,7 +28,7 @@ from .chunking import Chunk, ChunkSettings, chunk_document
 from .corpus import CorpusFile, Document, read_document
 from .embedding import Embedder, SentenceTransformerEmbedder
 from .errors import ClusterError
-from .index import BuildReport, Processed, update_index
+from .index import BuildReport, Processed, index_embedder, update_index
 
 ADDRESS_ENV = "RAG_RAY_ADDRESS"
 # Articles per Ray batch: ~17 chunks each, so an embedding call sees a few hundred chunks.
@@ -38,7 +38,7 @@ ARTICLES_PER_BATCH = 16
 def build_index_on_ray(
     corpus_dir: str | Path,
     index_dir: str | Path,
-    make_embedder: Callable[[], Embedder] = SentenceTransformerEmbedder,
+    make_embedder: Callable[[], Embedder] | None = None,
     *,
     address: str | None = None,
     settings: ChunkSettings = ChunkSettings(),
@@ -52,15 +52,23 @@ def build_index_on_ray(
             "HOST:PORT" or "ray://HOST:PORT" another one, "local" starts one in this process. None uses
             the Ray session already started in this process, else $RAG_RAY_ADDRESS, else "auto".
         make_embedder: builds the embedder; called once on the driver (for its name) and once per
-            embedding worker, which loads the model on first use.
+            embedding worker, which loads the model on first use. None: the workers embed with
+            sentence-transformers (the reference) and the driver gives the index the same ONNX export
+            for questions that a local build gives it, so both builds write the same manifest.
         workers: most embedding actors at once; default one per CPU of the cluster.
     """
     started = _connect(address)
     try:
+        if make_embedder is None:
+            make_embedder = SentenceTransformerEmbedder
+            driver = index_embedder(index_dir)
+            driver.load()
+        else:
+            driver = make_embedder()
         return update_index(
             corpus_dir,
             index_dir,
-            make_embedder(),
+            driver,
             settings=settings,
             progress=progress,
             process=lambda files: process_on_ray(files, make_embedder, settings, workers=workers, progress=progress),

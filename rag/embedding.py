@@ -162,6 +162,11 @@ class OnnxEmbedder:
         tokenizer.enable_padding(pad_id=tokenizer.token_to_id("[PAD]") or 0, pad_token="[PAD]")
         return tokenizer
 
+    def load(self) -> None:
+        """Load the model now, exporting it first where it is to be exported, instead of on the first
+        embedding (an index whose chunks are embedded elsewhere still gets its export for questions)."""
+        self.embed(["load"])
+
     def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
