@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from typing import Literal
 
 import numpy as np
 
@@ -46,7 +47,7 @@ class Shard:
 
 @dataclass
 class DenseInfo:
-    kind: str = "flat"  # "flat" (exact) or "ivfpq"
+    kind: Literal["flat", "ivfpq"] = "flat"  # exact, or IVF-PQ re-ranked with the exact vectors
     next_id: int = 0  # the id the next new chunk gets
     nlist: int = 0
     pq_bytes: int = 0

@@ -22,11 +22,17 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
+from typing import Literal
 
 from text_to_num import text2num
 
 from .dates import find_dates, valid_date
 from .text import FUNCTION_WORDS
+
+# What a figure is; ages, durations, ranks and scores are never compared with counts.
+Kind = Literal["amount", "money", "percent", "year", "date", "age", "duration", "rank", "score"]
+# What a question can ask for.
+AskedKind = Literal["amount", "money", "percent", "date", "age", "duration"]
 
 
 @dataclass(frozen=True)
@@ -34,7 +40,7 @@ class Quantity:
     text: str  # as written, qualifier and unit included: "more than 1.5 billion barrels"
     value: float  # normalised: 1.5e9 (see the module docstring for years and dates)
     unit: str  # singular unit: "barrel", "container", "percent", "USD", "date", "" when none
-    kind: str  # "amount" | "money" | "percent" | "year" | "date" | "age" | "duration" | "rank" | "score"
+    kind: Kind
     qualifier: str | None  # canonical: "more than", "at least", "around", "up to", "nearly", "no more than", ...
     start: int  # span of `text` in the text it was extracted from
     end: int
@@ -198,7 +204,7 @@ def _date_value(year: int, month: int, day: int) -> float:
     return float(year * 10000 + month * 100 + day)
 
 
-def _plain(match: re.Match, value: float, unit: str, kind: str) -> Quantity:
+def _plain(match: re.Match, value: float, unit: str, kind: Kind) -> Quantity:
     return Quantity(
         match.group(), float(value), unit, kind, None, match.start(), match.end(), (match.start(), match.end()), 1.0
     )
@@ -396,7 +402,7 @@ def supports(fact: Quantity, claim: Quantity) -> bool:
 class Asked:
     """The kind of value a question asks for, and the unit it names ("barrel" for "how many barrels")."""
 
-    kind: str  # "amount" | "money" | "percent" | "date" | "age" | "duration"
+    kind: AskedKind
     unit: str | None = None
 
     def accepts(self, quantity: Quantity) -> bool:
