@@ -65,7 +65,16 @@ class CorpusFile:
     @cached_property
     def sha256(self) -> str:
         """Of the raw bytes, read on first use: a freshness check reads only files whose size or time changed."""
-        return hashlib.sha256(self.path.read_bytes()).hexdigest()
+        return file_sha256(self.path)
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes, read in blocks (index files run to gigabytes)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 # --- files -------------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import logging
 import os
@@ -27,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .chunking import Chunk, ChunkSettings, chunk_document
-from .corpus import CorpusFile, Document, group_near_duplicates, list_corpus, read_document
+from .corpus import CorpusFile, Document, file_sha256, group_near_duplicates, list_corpus, read_document
 from .dense import DenseIndex, DenseInfo, encode_locally, update_dense
 from .embedding import EMBEDDING_MODEL, Embedder, OnnxEmbedder
 from .errors import CorpusError, IndexStateError
@@ -213,7 +212,7 @@ def _intact(path: Path, recorded: dict) -> bool:
     stat = path.stat()
     if [stat.st_size, stat.st_mtime_ns] == [recorded.get("size"), recorded.get("mtime_ns")]:
         return True
-    return _sha256(path) == recorded.get("sha256")
+    return file_sha256(path) == recorded.get("sha256")
 
 
 def _embedder_record(index_dir: Path, embedder: Embedder, previous: dict) -> dict:
@@ -232,7 +231,7 @@ def _embedder_record(index_dir: Path, embedder: Embedder, previous: dict) -> dic
     return {
         "runtime": "onnxruntime",
         "file": ONNX_EXPORT.as_posix(),
-        "sha256": previous["sha256"] if same and previous.get("sha256") else _sha256(path),
+        "sha256": previous["sha256"] if same and previous.get("sha256") else file_sha256(path),
         "size": stat.st_size,
         "mtime_ns": stat.st_mtime_ns,
     }
@@ -251,14 +250,6 @@ def _place_copy(source: Path, target: Path) -> None:
 
 
 # --- loading -----------------------------------------------------------------------------------
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_manifest(index_dir: str | Path) -> Manifest | None:
@@ -283,7 +274,7 @@ def load_index(index_dir: str | Path) -> Index:
     directory = (Path(index_dir) / "current").resolve()
     for name, digest in manifest.artifacts.items():
         path = directory / name
-        if not path.exists() or (path.is_file() and _sha256(path) != digest):
+        if not path.exists() or (path.is_file() and file_sha256(path) != digest):
             raise IndexStateError(f"the index file {path} is missing or damaged; run `rag index` to rebuild it")
     try:
         documents = {
@@ -508,7 +499,7 @@ def _write_generation(
             bm25.save(str(generation / "bm25"))
         # Every file, BM25's too: a damaged one must fail the hash check on load, not answer wrongly.
         manifest.artifacts = {
-            path.relative_to(generation).as_posix(): _sha256(path)
+            path.relative_to(generation).as_posix(): file_sha256(path)
             for path in sorted(generation.rglob("*"))
             if path.is_file()
         }
