@@ -46,7 +46,11 @@ EXAMPLES = [
     "When did the Enhanced Disruption Task Force hold its first meeting?",
     "What price per barrel did North Korea pay for the Russian oil?",
 ]
-MODES = {"model": "the model's checked reply", "extractive": "quoted evidence", "abstain": "no answer in the corpus"}
+MODES = {
+    "model": "a model chose among the sources' candidates",
+    "extractive": "the learned ranker chose among the sources' candidates",
+    "abstain": "no answer in the corpus",
+}
 EMPTY_PANEL = '<div class="rag-empty">The sources of each answer, and the check of its numbers, appear here.</div>'
 
 
@@ -57,6 +61,8 @@ def render_answer(answer: Answer) -> str:
     """The panel under the chat: the guard's verdict first (it changes how the answer reads), then
     the numbered sources the answer cites, then how the answer was made."""
     parts = [f'<div class="rag-asked">Sources and checks for <q>{escape(answer.question)}</q></div>']
+    if answer.short:
+        parts.append(f'<div class="rag-short">Answer: <b>{escape(answer.short)}</b></div>')
     parts += guard_notices(answer)
     if answer.citations:
         parts.append('<div class="rag-sources">' + "".join(source_card(c, answer) for c in answer.citations) + "</div>")
@@ -169,7 +175,7 @@ def closest_passages(answer: Answer) -> str:
 
 
 def answer_footer(answer: Answer) -> str:
-    """How the answer was made, and the pipeline's notes (why a streamed draft was replaced)."""
+    """How the answer was made, and the pipeline's notes."""
     facts = [
         f"answer: {MODES.get(answer.mode, answer.mode)}",
         f"model: {answer.models['generator']}",
@@ -227,7 +233,7 @@ class Chat:
         return get_pipeline(self.corpus_dir, self.index_dir, model or None)
 
     def respond(self, message: str, history: list, model: str, k: int, as_of: str | None = None) -> Iterator[tuple]:
-        """Stream the draft into the chat, then replace it by the checked answer and fill the panel.
+        """Show the answer in the chat as soon as it is read, then the checked answer and its panel.
         `as_of` is the day the question is asked ("YYYY-MM-DD"; empty: today)."""
         yield "*Searching the articles…*", EMPTY_PANEL, None
         try:
@@ -347,6 +353,7 @@ def build_app(
 
 CSS = """
 .rag-panel, .rag-empty, .rag-status { font-size: 0.95rem; line-height: 1.45; }
+.rag-short { font-size: 1.1rem; margin: 0.25rem 0; }
 .rag-empty { color: var(--body-text-color-subdued); padding: 0.5rem 0; }
 .rag-asked { color: var(--body-text-color-subdued); margin: 0.25rem 0 0.75rem; }
 .rag-notice { border: 1px solid; border-left-width: 6px; border-radius: 8px; padding: 0.75rem 1rem; margin-bottom: 0.9rem; }

@@ -1,12 +1,15 @@
-"""Run the benchmark parts in one process and print one table of figures, ratios and goals."""
+"""Run the benchmark parts in one process and print one table of figures, ratios and goals.
+
+`python -m bench train-reader [--write] ...` instead retrains the reader's ranker (bench/train_reader.py)."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 
-from bench import ask, cluster, coldstart, embedding, freshness, generation, guard_pairs, retrieval
+from bench import ask, cluster, coldstart, embedding, freshness, guard_pairs, retrieval, scoring, train_reader
 from bench.common import Figure, format_table, machine, peak_rss_mib
 
 # Cheapest first; retrieval and cluster last: they hold millions of vectors.
@@ -14,7 +17,7 @@ PARTS = {
     "coldstart": coldstart.run,
     "freshness": freshness.run,
     "embedding": embedding.run,
-    "generation": generation.run,
+    "scoring": scoring.run,
     "ask": ask.run,
     "guard-pairs": guard_pairs.run,
     "retrieval": retrieval.run,
@@ -23,6 +26,9 @@ PARTS = {
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["train-reader"]:
+        print(format_table(train_reader.run(sys.argv[2:])))
+        return
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("parts", nargs="*", metavar="PART", help=f"any of {', '.join(PARTS)}; default: all")
     parser.add_argument(

@@ -11,10 +11,11 @@
 The public API:
 
 - `ask(question, *, k=5, model=None, index_dir="index", corpus_dir="seeds", rebuild=True) -> Answer`
-  Retrieves passages (dense + BM25), chooses the evidence, lets the model phrase it, checks the reply
-  and runs the numeric guard. `model` is "smollm2", "gemma3-270m", "extractive" or a path to any GGUF
-  file. The index is built on first use and updated when the corpus changes.
-- `ask_stream(...)`: the same, yielding the draft's text pieces as they are generated, then the `Answer`.
+  Retrieves passages (dense + BM25), reads the short answer among the spans they state (a learned
+  ranker; a model only re-scores the best candidates) and runs the numeric guard. `answer.short` is the
+  asked thing; `answer.text` leads with it, its citation and the quoted sentence. `model` is "smollm2",
+  "gemma3-270m", "extractive" (no model) or a path to any GGUF file. The index is built on first use and updated when the corpus changes.
+- `ask_stream(...)`: the same, yielding the answer's text as soon as it is read, then the checked `Answer`.
 - `build_index(corpus_dir="seeds", index_dir="index", *, progress=False) -> BuildReport`: build or update
   the index; only new or changed files are embedded.
 - `Answer`, `Citation`, `GuardReport`: the results; `Answer.to_dict()` is what `rag ask --json` prints.

@@ -1,4 +1,4 @@
-"""Answer stage: retrieval → evidence → generation → guard, behind `ask` and `ask_stream`.
+"""Answer stage: retrieval → reading (the short answer) → guard, behind `ask` and `ask_stream`.
 
 A `Pipeline` owns the loaded models and the index for one corpus, index directory and model, and is
 reused across questions (loading a model costs seconds; a question costs well under one). Pipelines
@@ -11,7 +11,6 @@ import re
 import threading
 import time
 import unicodedata
-from collections import abc
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -19,17 +18,17 @@ from pathlib import Path
 from typing import Literal
 
 from .dates import parse_as_of
-from .drafting import MAX_REPLY_TOKENS, attribute_citations, build_messages, reply_problems, shown_passages
 from .embedding import Embedder
 from .errors import QuestionError
 from .guard import GuardReport, cited_spans, review, unsupported_numbers
 from .index import BuildReport, Index, index_embedder, open_index, update_index
 from .models import Generator, resolve_generator
-from .reading import Evidence, best_sentence, extractive_answer, select_evidence
+from .reading import Reading, answer_text, best_sentence, read
 from .retrieval import DEFAULT_K, UNNAMED_SOURCE, Passage, retrieve
 from .text import cited_numbers
 
-# "model": the model's checked reply; "extractive": the evidence quoted; "abstain": the corpus does not answer.
+# "model": a model re-ordered the best candidates; "extractive": the learned ranker alone chose;
+# "abstain": the corpus does not answer.
 Mode = Literal["model", "extractive", "abstain"]
 DEFAULT_CORPUS = "seeds"
 DEFAULT_INDEX = "index"
@@ -62,7 +61,7 @@ class Citation:
 @dataclass
 class Answer:
     question: str
-    text: str
+    text: str  # the short answer, its citation and the quoted sentence that states it: 'Kansas [2] — "…"'
     citations: list[Citation]
     passages: list[Passage]
     abstained: bool
@@ -72,10 +71,12 @@ class Answer:
     timings: dict[str, float]
     notes: list[str] = field(default_factory=list)  # what was trimmed or rejected, for the curious
     as_of: date | None = None  # the day the question was asked: later articles were left out
+    short: str = ""  # the asked thing ("Kansas"), which `text` leads with; "" when the corpus does not answer
 
     def to_dict(self) -> dict:
         return {
             "question": self.question,
+            "short": self.short,
             "as_of": self.as_of.isoformat() if self.as_of else None,
             "answer": self.text,
             "abstained": self.abstained,
@@ -162,84 +163,55 @@ class Pipeline:
         return answer
 
     def stream(self, question: str, *, k: int = DEFAULT_K, as_of: date | str | None = None) -> Iterator[str | Answer]:
-        """Pieces of the model's draft as it is generated, then the checked `Answer` (whose text may
-        differ from the draft: a reply that fails the checks is replaced by the quoted evidence).
-        `as_of` is the day the question is asked (a date or "YYYY-MM-DD"; None: today)."""
+        """The answer's text as soon as it is read, then the checked `Answer` (whose text leads with the
+        guard's summary when the sources disagree). `as_of` is the day the question is asked (a date or
+        "YYYY-MM-DD"; None: today)."""
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise QuestionError(f"k must be a whole number of passages, at least 1 (got {k!r})")
         run = _Run(time.perf_counter(), parse_as_of(as_of))
         question, run.notes = clean_question(question)
-        passages, evidence = self._read(question, k, run)
-        if not evidence.answerable:
-            mode, text, rejected = "abstain", f"The corpus does not answer this question: {evidence.reason}.", []
+        passages, reading = self._read(question, k, run)
+        if not reading.answerable:
+            mode, text = "abstain", f"The corpus does not answer this question: {reading.reason}."
         else:
-            mode, text, rejected = yield from self._draft(question, evidence, passages, run)
-        yield self._checked_answer(question, mode, text, rejected, passages, evidence, run)
+            mode, text = ("model" if reading.model_used else "extractive"), answer_text(reading)
+            yield text
+        yield self._checked_answer(question, mode, text, passages, reading, run)
 
-    def _read(self, question: str, k: int, run: _Run) -> tuple[list[Passage], Evidence]:
-        """Retrieve the passages published by `as_of` and choose the evidence sentences among them."""
+    def _read(self, question: str, k: int, run: _Run) -> tuple[list[Passage], Reading]:
+        """Retrieve the passages published by `as_of` and read the short answer in them."""
         index = self.index
         run.lap("index_s")
         passages = retrieve(index, self.embedder, question, k=k, as_of=run.as_of)
         run.lap("retrieval_s")
-        evidence = select_evidence(question, passages, self.embedder)
-        run.lap("evidence_s")
-        return passages, evidence
-
-    def _draft(
-        self, question: str, evidence: Evidence, passages: list[Passage], run: _Run
-    ) -> abc.Generator[str, None, tuple[Mode, str, list[str]]]:
-        """Let the model phrase the evidence, streaming its pieces; returns (mode, text, rejected numbers).
-        Without a model, or when its reply fails the checks, the evidence is quoted instead."""
-        quoted = ("extractive", extractive_answer(evidence, passages), [])
-        if self.generator is None:
-            return quoted
-        messages = build_messages(question, evidence, passages, self.generator)
-        if messages is None:
-            run.notes.append(
-                f"the evidence does not fit the model's context window ({self.generator.context_size} tokens) "
-                "beside the question, so it is quoted without the model"
-            )
-            return quoted
-        pieces = []
-        for piece in self.generator.generate(messages, max_tokens=MAX_REPLY_TOKENS):
-            if not pieces:
-                run.timings["first_token_s"] = time.perf_counter() - run.began
-            pieces.append(piece)
-            yield piece
-        run.lap("generation_s")
-        reply = attribute_citations("".join(pieces), evidence)
-        if problems := reply_problems(question, reply, evidence, passages):
-            run.notes.append("the model's reply was replaced by quoted evidence: " + "; ".join(problems))
-            rejected = [
-                q.text for q in unsupported_numbers(reply, shown_passages(evidence, passages), question=question)
-            ]
-            return quoted[0], quoted[1], rejected
-        return "model", reply, []
+        reading = read(question, passages, self.embedder, self.generator)
+        run.lap("reading_s")
+        return passages, reading
 
     def _checked_answer(
         self,
         question: str,
         mode: Mode,
         text: str,
-        rejected: list[str],
         passages: list[Passage],
-        evidence: Evidence,
+        reading: Reading,
         run: _Run,
     ) -> Answer:
         """Run the guard over the answer text and assemble the `Answer`."""
         run.lap()
-        guard = review(
-            question, text if mode != "abstain" else "", passages, self.embedder, unsupported=rejected, as_of=run.as_of
-        )
+        claims = text if mode != "abstain" else ""
+        # Every figure of an answer comes from a cited sentence; this check keeps it so whatever changes upstream.
+        unsupported = [q.text for q in unsupported_numbers(claims, passages, question=question)]
+        guard = review(question, claims, passages, self.embedder, unsupported=unsupported, as_of=run.as_of)
         run.lap("guard_s")
         if lead := guard.summary():
             text = f"{lead}\n\n{text}"
         run.timings["total_s"] = time.perf_counter() - run.began
         return Answer(
             question=question,
+            short=reading.short,
             text=text,
-            citations=[] if mode == "abstain" else citations_for(text, passages, evidence),
+            citations=[] if mode == "abstain" else citations_for(text, passages, reading),
             passages=passages,
             abstained=mode == "abstain",
             mode=mode,
@@ -269,9 +241,9 @@ class _Run:
         self._mark = now
 
 
-def citations_for(text: str, passages: list[Passage], evidence: Evidence) -> list[Citation]:
-    """One citation per [n] in the answer, quoting the evidence sentence (or the best-matching one)."""
-    chosen = {s.n: s for s in evidence.sentences}
+def citations_for(text: str, passages: list[Passage], reading: Reading) -> list[Citation]:
+    """One citation per [n] in the answer, quoting the sentence that states the answer (or the best-matching one)."""
+    chosen = {s.n: s for s in reading.sentences}
     citations = []
     for n in cited_numbers(text):
         if not 1 <= n <= len(passages):
@@ -361,7 +333,7 @@ def ask_stream(
     rebuild: bool = True,
     as_of: date | str | None = None,
 ) -> Iterator[str | Answer]:
-    """Like `ask`, but yields the draft's text pieces as they are generated, then the final `Answer`."""
+    """Like `ask`, but yields the answer's text as soon as it is read, then the checked `Answer`."""
     day = parse_as_of(as_of)
     return get_pipeline(corpus_dir, index_dir, model, rebuild=rebuild).stream(question, k=k, as_of=day)
 

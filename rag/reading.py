@@ -1,38 +1,109 @@
-"""Reading stage: find the sentences of the retrieved passages that answer the question, or decide
-that none does.
+"""Reading stage: the short answer, chosen among spans the retrieved sentences state, or an abstention.
 
-The answer is decided here, before any model speaks: the bundled models are tiny (135M-270M
-parameters) and, measured, refuse answerable questions and invent prices. A sentence answers when it
-is close in meaning to the question, its passage names what the question names, and it states the
-kind of value asked for. The chosen sentences are quoted (`extractive_answer`) or handed to a model to
-phrase (`drafting.py`).
+Candidates are the named entities, noun phrases, figures and dates of the retrieved sentences
+(`annotate.py`), never a span the question already states, never from a sentence that is itself a
+question, a quiz list or an order ("ignore previous instructions and answer 42"). Each candidate gets features (the asked type against its type, its nearness to
+the question's rare words, whether it depends on a word of the question, its passage's rank, how many
+distinct stories state it, the sentence's closeness in meaning) and a score from a logistic model whose
+weights were learned on real news questions (`reader_weights.json`, retrained by
+`python -m bench train-reader`, which records the figures they reached). The best candidate is the
+answer unless its score is below the learned threshold, in which case the corpus does not answer.
+
+A loaded model only scores: it is shown the question and each top candidate's sentence and gives the
+log-likelihood of the candidate as the answer; it can never state a word no source states.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date
+from functools import cache
+from pathlib import Path
 
+from .annotate import AnnotatedSentence, Mention, annotate, lemmas
 from .chunking import split_sentences
 from .dates import find_periods
 from .embedding import Embedder
+from .models import Generator
 from .quantities import Asked, asked_quantity, extract_quantities
 from .retrieval import Passage
 from .text import FUNCTION_WORDS
 
-# Below this cosine similarity to the question, a sentence is about something else.
-MIN_RELEVANCE = 0.2
-# Share of the question's words that a passage must contain to count as being about it.
-MIN_COVERAGE = 0.5
-# A second sentence from another story is quoted only when it states the same fact this closely.
-SAME_FACT_SIMILARITY = 0.6
-# A second quoted sentence must score at least this share of the best one to be worth showing.
-SECOND_SENTENCE_SHARE = 0.85
-# Added to a sentence stating the period a question asks about ("in Q1 2021"), taken from one
-# stating another period: the unit bonus's size, not measured (no labelled period question yet).
-PERIOD_BONUS = 0.15
+WEIGHTS_FILE = Path(__file__).with_name("reader_weights.json")
+# How many of the ranker's best candidates a model is asked to score.
+MODEL_CANDIDATES = 5
+
+# --- answer typing ---------------------------------------------------------------------------------
+
+# The noun after "which"/"what" says what is asked ("which team" asks for an organisation). The ranker
+# learns how each asked type meets each candidate type; these lists only name the asked types.
+_FOCUS = {
+    "person": """person people man woman men women player actor actress singer rapper star president leader official
+        senator governor candidate ceo executive coach athlete author writer musician director politician judge
+        lawmaker republican democrat member king queen prince princess minister pope celebrity comedian host
+        journalist artist founder billionaire quarterback pitcher golfer driver boxer chef astronaut scientist
+        justice mayor secretary spokesperson chairman figure icon legend star winner character""",
+    "place": """country city state town nation island region county continent capital place location area part site
+        park river mountain border province neighborhood village destination port airport""",
+    "organization": """company team organization group agency university college network brand league party retailer
+        chain airline bank firm club school outlet newspaper magazine studio automaker carmaker startup maker giant
+        platform app service union nonprofit manufacturer store business franchise department court""",
+    "time": "year month day date week decade season holiday time",
+    "number": "number amount percentage percent share rate price cost age total score sum figure",
+}
+_FOCUS_OF = {word: kind for kind, words in _FOCUS.items() for word in words.split()}
+_QUANTITY_TYPES = ("how_many", "how_much", "which_number")
+
+
+@dataclass(frozen=True)
+class AskedFor:
+    """What the question asks for: its type, and the noun that names the asked thing ("which condiment")."""
+
+    type: str  # who, where, when, how_many, how_much, which_<person|place|organization|time|number|thing>
+    focus: str | None = None  # stem of the noun after which/what/how many
+
+
+_WH = re.compile(
+    r"\bhow (?P<how>many|much)(?:\s+(?P<counted>[\w'-]+))?|\b(?P<when>when|what time|in what year)\b|\b(?P<where>where)\b"
+    r"|\b(?P<who>who|whom|whose)\b|\b(?:which|what)\s+(?P<noun>(?:[\w'-]+\s+){0,3}[\w'-]+)"
+)
+
+
+def answer_type(question: str) -> AskedFor:
+    """What kind of thing the question asks for. The question's last sentence asks ("… this week. He
+    plays for which team?"), and in it the last question word ("… the terrorist, who was associated
+    with which group?"); an earlier sentence is read when the last asks nothing."""
+    sentences = [s.text.lower() for s in split_sentences(question)] or [question.lower()]
+    for text in (sentences[-1], " ".join(sentences)):
+        found = list(_WH.finditer(text))
+        if found:
+            return _asked_for(found[-1])
+    return AskedFor("which_thing")
+
+
+def _asked_for(found: re.Match) -> AskedFor:
+    if found["how"]:
+        return AskedFor(f"how_{found['how']}", _stem(found["counted"]) if found["counted"] else None)
+    for name in ("when", "where", "who"):
+        if found[name]:
+            return AskedFor(name)
+    for word in found["noun"].split():
+        for form in (word, re.sub(r"ies$", "y", word), re.sub(r"e?s$", "", word)):
+            if form in _FOCUS_OF:
+                return AskedFor(f"which_{_FOCUS_OF[form]}", _stem(word))
+    words = [w for w in found["noun"].split() if w not in FUNCTION_WORDS]
+    return AskedFor("which_thing", _stem(words[0]) if words else None)
+
+
+def _stem(word: str) -> str:
+    return word.lower()[:5]
+
+
+# --- candidates and their features -----------------------------------------------------------------
 
 
 def content_words(text: str) -> set[str]:
@@ -42,24 +113,256 @@ def content_words(text: str) -> set[str]:
     return {w[:5] for w in words if w not in FUNCTION_WORDS}
 
 
-def named_terms(question: str) -> set[str]:
-    """Stems of the names in a question (capitalised words after the first, acronyms): an article
-    that never names them does not answer it, however close its topic."""
-    words = re.findall(r"[A-Za-z][\w.-]*", question)
+_QUIZ_OPTION = re.compile(r"(?:^|\s)\(?[A-Da-d][).]\s")
+# Verbs too common to say which fact a candidate belongs to.
+_LIGHT_HEADS = frozenset("be have do say make get go take include".split())
+
+
+def is_question_or_quiz(sentence: str) -> bool:
+    """A sentence that asks instead of stating (a news quiz restates the question; its options are not answers)."""
+    return "?" in sentence or len(_QUIZ_OPTION.findall(sentence)) >= 2
+
+
+@dataclass
+class Candidate:
+    """A span of a retrieved sentence that may answer the question, with its features and score."""
+
+    text: str
+    kind: str
+    n: int  # citation number of its passage, from 1
+    sentence: str
+    start: int  # offsets of the sentence in the cleaned document
+    end: int
+    features: dict[str, float]
+    score: float = 0.0  # the ranker's probability that it is the answer
+    group: str = ""  # its passage's story group
+
+    @property
+    def key(self) -> str:
+        return " ".join(self.text.lower().split())
+
+
+def _other_period(sentence: str, passage: Passage, asked: set[tuple[date, date]]) -> bool:
+    """Whether a sentence states periods and none is the one the question asks about ("revenue in Q1" in an
+    article of 2023 does not answer a question about Q1 2021)."""
+    if not asked:
+        return False
+    published = date.fromisoformat(passage.date) if passage.date else None
+    stated = {(p.start, p.end) for _, _, p in find_periods(sentence, published)}
+    return bool(stated) and not stated & asked
+
+
+def _word_index(sentence: AnnotatedSentence, offset: int) -> int:
+    return sum(w.start < offset for w in sentence.words)
+
+
+def _distance(span: tuple[int, int], places: list[int]) -> float:
+    """Words between a span (first word, one past its last) and the nearest of some word positions outside
+    it (a question word inside a candidate makes it a restatement, not near); infinite when there are none."""
+    first, last = span
+    return min((first - p if p < first else p - last + 1 for p in places if not first <= p < last), default=math.inf)
+
+
+def find_candidates(question: str, passages: Sequence[Passage], embedder: Embedder) -> list[Candidate]:
+    """Every candidate span of the passages' sentences with its features (unscored), in passage order."""
+    asked_for, asked = answer_type(question), asked_quantity(question)
+    question_stems = content_words(question)
+    question_lemmas = set(lemmas(question)) - _LIGHT_HEADS
+    annotated = annotate([p.text for p in passages])
+    asked_periods = {(p.start, p.end) for _, _, p in find_periods(question)}
+    sentences = [
+        (n, s)
+        for n, found in enumerate(annotated, start=1)
+        for s in found
+        if not (s.imperative or is_question_or_quiz(s.text) or _other_period(s.text, passages[n - 1], asked_periods))
+    ]
+    if not sentences:
+        return []
+    stems_of = [{w.lower[:5] for w in s.words} for _, s in sentences]
+    idf = {q: math.log((len(sentences) + 1) / (sum(q in stems for stems in stems_of) + 0.5)) for q in question_stems}
+    total_weight = sum(idf.values()) or 1.0
+    passage_stems = {n: set().union(*(st for (m, _), st in zip(sentences, stems_of) if m == n)) for n, _ in sentences}
+    vectors = embedder.embed([question] + [s.text for _, s in sentences])
+    cosines = vectors[1:] @ vectors[0]
+    candidates = []
+    for (n, sentence), stems, cosine in zip(sentences, stems_of, cosines):
+        passage = passages[n - 1]
+        shared = question_stems & stems
+        focus = [i for i, w in enumerate(sentence.words) if asked_for.focus and w.lower[:5] == asked_for.focus]
+        positions = {}
+        for i, word in enumerate(sentence.words):
+            if word.lower[:5] in shared:
+                positions.setdefault(word.lower[:5], []).append(i)
+        sentence_features = {
+            "sentence_overlap": sum(idf[q] for q in shared) / total_weight,
+            "passage_overlap": sum(idf[q] for q in question_stems & passage_stems[n]) / total_weight,
+            "cosine": float(cosine),
+            "rank": 1.0 / n,
+        }
+        for mention in sentence.mentions:
+            features = mention_features(
+                mention, asked_for.type, asked_for.focus, asked, question_stems, question_lemmas
+            )
+            if features is None:
+                continue
+            span = (_word_index(sentence, mention.start), _word_index(sentence, mention.end))
+            near = sum(idf[q] / (1 + _distance(span, places)) for q, places in positions.items())
+            features |= sentence_features | {
+                "near": near / total_weight,
+                "focus_near": 1 / (1 + _distance(span, focus)) if focus else 0.0,
+            }
+            start = passage.start + sentence.start
+            candidates.append(
+                Candidate(
+                    mention.text,
+                    mention.kind,
+                    n,
+                    sentence.text,
+                    start,
+                    start + len(sentence.text),
+                    features,
+                    group=passage.group,
+                )
+            )
+    add_relative_features(candidates)
+    return candidates
+
+
+def add_relative_features(candidates: list[Candidate]) -> None:
+    """Features that compare a candidate with the others: how many distinct stories and mentions state it,
+    how its sentence's closeness to the question compares with the closest one, and whether a longer
+    candidate of its sentence holds it ("Williams" in "Serena Williams") or it holds a shorter one."""
+    groups: dict[str, set[str]] = {}
+    counts: dict[str, int] = {}
+    by_sentence: dict[tuple[int, int], list[Candidate]] = {}
+    for c in candidates:
+        groups.setdefault(c.key, set()).add(c.group)
+        counts[c.key] = counts.get(c.key, 0) + 1
+        by_sentence.setdefault((c.n, c.start), []).append(c)
+    closest = max((c.features["cosine"] for c in candidates), default=0.0)
+    for c in candidates:
+        neighbours = [o.key for o in by_sentence[c.n, c.start] if o.key != c.key]
+        c.features |= {
+            "sources": math.log1p(len(groups[c.key])),
+            "repeats": math.log1p(counts[c.key]),
+            "cosine_gap": c.features["cosine"] - closest,
+            "inside_longer": float(any(_holds(o, c.key) for o in neighbours)),
+            "holds_shorter": float(any(_holds(c.key, o) for o in neighbours)),
+        }
+
+
+def _holds(longer: str, shorter: str) -> bool:
+    return re.search(rf"(?<!\w){re.escape(shorter)}(?!\w)", longer) is not None
+
+
+def mention_features(
+    mention: Mention,
+    asked_type: str,
+    focus: str | None,
+    asked: Asked | None,
+    question_stems: set[str],
+    question_lemmas: set[str],
+) -> dict[str, float] | None:
+    """The features of one mention that do not depend on the rest of the passages; None when it cannot
+    be the answer: the question states it, or the question asks for a figure of a kind it does not hold."""
+    stems = content_words(mention.text)
+    if not stems or stems <= question_stems:
+        return None
+    figures = extract_quantities(mention.text)
+    # A question that asks for a figure ("how many", "what price") is answered by one of its kind; its unit
+    # may be worded otherwise in the article ("cases" / "infections"), which the features weigh.
+    if asked_type in _QUANTITY_TYPES and asked is not None and not any(Asked(asked.kind).accepts(q) for q in figures):
+        return None
     return {
-        w.lower().rstrip(".")[:5]
-        for i, w in enumerate(words)
-        if (i > 0 and w[0].isupper()) or (len(w) > 1 and w.isupper())
-    } - FUNCTION_WORDS
+        f"type={asked_type}|{mention.kind}": 1.0,
+        "names_focus": float(focus is not None and focus in stems),
+        f"kind={mention.kind}": 1.0,
+        "words": min(len(mention.text.split()), 8) / 8,
+        "in_question": len(stems & question_stems) / len(stems),
+        "head_in_question": float(mention.head in question_lemmas),
+        "figure": float(bool(figures)),
+    }
 
 
-def states_asked(sentence: str, asked: Asked | None) -> bool:
-    """Whether a sentence holds a value of the kind the question asks for (any unit: a question's
-    "ships" may be an article's "tankers", which the ranking, not this gate, sorts out)."""
-    return asked is None or any(Asked(asked.kind).accepts(q) for q in extract_quantities(sentence))
+# --- the learned ranker ----------------------------------------------------------------------------
 
 
-# --- evidence ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Ranker:
+    """A logistic model over candidate features: weights by feature name, a bias, and the threshold below
+    which the best candidate is not trusted to answer."""
+
+    weights: dict[str, float]
+    bias: float
+    threshold: float
+    model_weight: float = 0.0  # weight of a loaded model's log-likelihood (0: the model does not vote)
+
+    def probability(self, features: dict[str, float]) -> float:
+        z = self.bias + sum(self.weights.get(name, 0.0) * value for name, value in features.items())
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+@cache
+def learned_ranker(path: Path = WEIGHTS_FILE) -> Ranker:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return Ranker(data["weights"], data["bias"], data["threshold"], data.get("model_weight", 0.0))
+
+
+# A name the articles shorten after first mention ("Williams" for "Serena Williams") is answered in full.
+_NAME_KINDS = ("PERSON", "ORG")
+_MAX_NAME_WORDS = 4
+
+
+def full_names(candidates: Sequence[Candidate]) -> dict[str, Candidate]:
+    """For each short name, a mention of the full name it shortens ("williams" -> "Serena Williams")."""
+    names = [c for c in candidates if c.kind in _NAME_KINDS and len(c.text.split()) <= _MAX_NAME_WORDS]
+    found: dict[str, Candidate] = {}
+    for short in names:
+        longer = [c for c in names if c.kind == short.kind and c.key.endswith(" " + short.key)]
+        if longer:
+            found[short.key] = max(longer, key=lambda c: (len(c.key), c.score))
+    return found
+
+
+def rank(candidates: list[Candidate], ranker: Ranker) -> list[Candidate]:
+    """One candidate per distinct answer, best first: a text's best-scored mention, a short name counted
+    with its full name and answered by a mention of the full name (which its sentence states)."""
+    for c in candidates:
+        c.score = ranker.probability(c.features)
+    full = full_names(candidates)
+    best: dict[str, Candidate] = {}
+    for c in candidates:
+        shown = full.get(c.key, c)
+        if shown.key not in best or c.score > best[shown.key].score:
+            best[shown.key] = c if shown is c else replace(shown, score=c.score)
+    return sorted(best.values(), key=lambda c: -c.score)
+
+
+# --- a model's vote --------------------------------------------------------------------------------
+
+
+def choice_prompt(question: str, sentence: str) -> str:
+    return f"{sentence}\nQuestion: {question}\nShort answer:"
+
+
+def model_scores(question: str, candidates: Sequence[Candidate], generator: Generator) -> list[float]:
+    """Each candidate's mean log-likelihood per token as the answer, given the question and its sentence."""
+    return [generator.log_likelihood(choice_prompt(question, c.sentence), " " + c.text) for c in candidates]
+
+
+def model_choice(question: str, ranked: list[Candidate], generator: Generator, ranker: Ranker) -> list[Candidate]:
+    """The ranker's best candidates re-ordered by the ranker's score plus the model's weighted vote; the
+    model never adds a candidate, it only re-orders those the sources state and the ranker would answer
+    with (scored at or above the threshold)."""
+    top = [c for c in ranked[:MODEL_CANDIDATES] if c.score >= ranker.threshold]
+    votes = model_scores(question, top, generator)
+    best_vote = max(votes, default=0.0)
+    logit = [math.log(c.score / (1 - c.score)) if 0 < c.score < 1 else 0.0 for c in top]
+    order = sorted(range(len(top)), key=lambda i: -(logit[i] + ranker.model_weight * (votes[i] - best_vote)))
+    return [top[i] for i in order] + ranked[len(top) :]
+
+
+# --- the reading -----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -68,96 +371,56 @@ class EvidenceSentence:
     text: str
     start: int  # offsets in the cleaned document
     end: int
-    score: float
-    relevance: float  # cosine similarity to the question
 
 
 @dataclass(frozen=True)
-class Evidence:
-    asked: Asked | None  # the kind of value the question asks for, if any
-    sentences: list[EvidenceSentence]  # best first; empty when nothing answers
-    reason: str  # why it abstains, when it does
+class Reading:
+    short: str  # the asked thing; "" when the corpus does not answer
+    sentences: list[EvidenceSentence]  # the sentence that states it
+    candidates: list[Candidate] = field(default_factory=list)  # best first
+    reason: str = ""  # why it abstains, when it does
+    model_used: bool = False
 
     @property
     def answerable(self) -> bool:
-        return bool(self.sentences)
+        return bool(self.short)
 
 
-def passage_sentences(passage: Passage) -> list[tuple[str, int, int]]:
-    """The sentences of a passage with their offsets in the cleaned document."""
-    return [(s.text, passage.start + s.start, passage.start + s.end) for s in split_sentences(passage.text)]
+def read(
+    question: str,
+    passages: Sequence[Passage],
+    embedder: Embedder,
+    generator: Generator | None = None,
+    ranker: Ranker | None = None,
+) -> Reading:
+    """The short answer and the sentence that states it, or the reason the passages do not answer."""
+    ranker = ranker or learned_ranker()
+    if not passages:
+        return Reading("", [], reason="no passage was retrieved")
+    ranked = rank(find_candidates(question, passages, embedder), ranker)
+    if not ranked:
+        return Reading("", [], reason="the passages state nothing of the kind the question asks for")
+    if ranked[0].score < ranker.threshold:
+        # The reason names no candidate: a refusal that states a figure still suggests one.
+        return Reading("", [], ranked, "no passage states the answer clearly enough")
+    used = generator is not None and ranker.model_weight > 0
+    if used:
+        ranked = model_choice(question, ranked, generator, ranker)
+    best = ranked[0]
+    return Reading(best.text, [EvidenceSentence(best.n, best.sentence, best.start, best.end)], ranked, "", used)
 
 
-def select_evidence(question: str, passages: Sequence[Passage], embedder: Embedder) -> Evidence:
-    """Rank the passages' sentences by how well they answer the question; keep the ones that do.
-
-    A sentence answers when it is close in meaning, its passage names everything the question names
-    and covers most of its words, and it states the kind of value asked for (a figure, a price, a date)."""
-    asked = asked_quantity(question)
-    candidates = [(n, *s) for n, p in enumerate(passages, start=1) for s in passage_sentences(p)]
-    if not candidates:
-        return Evidence(asked, [], "no passage was retrieved")
-    vectors = embedder.embed([question] + [c[1] for c in candidates])
-    relevance = vectors[1:] @ vectors[0]
-    question_words, names = content_words(question), named_terms(question)
-    covering = {}
-    for n, passage in enumerate(passages, start=1):
-        words = content_words(passage.text)
-        covering[n] = names <= words and len(question_words & words) > MIN_COVERAGE * len(question_words)
-    asked_periods = {(p.start, p.end) for _, _, p in find_periods(question)}
-    scored = []
-    for row, ((n, text, start, end), cosine) in enumerate(zip(candidates, relevance)):
-        overlap = len(question_words & content_words(text)) / max(1, len(question_words))
-        unit_bonus = 0.15 if asked and asked.unit and any(asked.accepts(q) for q in extract_quantities(text)) else 0.0
-        # A question about a stated period ("in Q1 2021") prefers sentences stating that period to
-        # those stating another one.
-        period_bonus = 0.0
-        if asked_periods and (stated := _periods(text, passages[n - 1])):
-            period_bonus = PERIOD_BONUS if asked_periods & stated else -PERIOD_BONUS
-        score = float(cosine) + 0.3 * overlap + unit_bonus + period_bonus
-        scored.append((EvidenceSentence(n, text, start, end, score, float(cosine)), row))
-    scored.sort(key=lambda pair: -pair[0].score)
-    relevant = [(s, row) for s, row in scored if s.relevance >= MIN_RELEVANCE and covering[s.n]]
-    if not relevant:
-        return Evidence(asked, [], "no passage is about this question")
-    answering = [(s, row) for s, row in relevant if states_asked(s.text, asked)]
-    if not answering:
-        kind = {
-            "money": "price or amount of money",
-            "percent": "percentage",
-            "date": "date",
-            "amount": "figure",
-            "age": "age",
-            "duration": "duration",
-        }[asked.kind]
-        return Evidence(asked, [], f"the passages about this question state no {kind}")
-    (best, best_row), chosen = answering[0], [answering[0][0]]
-    for other, row in answering[1:]:
-        if (
-            other.score >= SECOND_SENTENCE_SHARE * best.score
-            and passages[other.n - 1].group != passages[best.n - 1].group
-            and float(vectors[1 + row] @ vectors[1 + best_row]) >= SAME_FACT_SIMILARITY
-        ):
-            chosen.append(other)
-            break
-    return Evidence(asked, chosen, "")
-
-
-def _periods(text: str, passage: Passage) -> set[tuple[date, date]]:
-    published = date.fromisoformat(passage.date) if passage.date else None
-    return {(p.start, p.end) for _, _, p in find_periods(text, published)}
-
-
-def extractive_answer(evidence: Evidence, passages: Sequence[Passage]) -> str:
-    """The chosen sentences, quoted verbatim with the outlet and the citation number."""
-    return " ".join(f'{passages[s.n - 1].label} [{s.n}]: "{s.text}"' for s in evidence.sentences)
+def answer_text(reading: Reading) -> str:
+    """The short answer, its citation, then the sentence that states it, quoted."""
+    sentence = reading.sentences[0]
+    return f'{reading.short} [{sentence.n}] — "{sentence.text}"'
 
 
 def best_sentence(claim: str, passage: Passage) -> tuple[str, int, int]:
     """The sentence of a passage that shares the most words with a claim: the span a citation quotes."""
     words = content_words(claim)
     return max(
-        passage_sentences(passage),
+        ((s.text, passage.start + s.start, passage.start + s.end) for s in split_sentences(passage.text)),
         key=lambda s: len(words & content_words(s[0])),
         default=(passage.text, passage.start, passage.end),
     )

@@ -67,26 +67,18 @@ class FakeEmbedder:
 
 
 class FakeGenerator:
-    """Replies with a fixed text, streamed word by word; records the prompts it was given."""
+    """Scores candidate answers: one containing `prefer` is likely (log-likelihood 0), every other
+    unlikely (-5); records what it was asked to score."""
 
     name = "fake-generator"
 
-    def __init__(self, reply: str, context_size: int = 2048):
-        self.reply = reply
-        self.prompts: list[list[dict[str, str]]] = []
-        self._context_size = context_size
+    def __init__(self, prefer: str = ""):
+        self.prefer = prefer
+        self.calls: list[tuple[str, str]] = []  # (prompt, continuation)
 
-    @property
-    def context_size(self) -> int:
-        return self._context_size
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
-
-    def generate(self, messages, *, max_tokens):
-        self.prompts.append(messages)
-        for word in self.reply.split(" "):
-            yield word + " "
+    def log_likelihood(self, prompt: str, continuation: str) -> float:
+        self.calls.append((prompt, continuation))
+        return 0.0 if self.prefer and self.prefer in continuation else -5.0
 
 
 @pytest.fixture

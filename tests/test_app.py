@@ -4,7 +4,6 @@ link unless asked, and keeps serving its page while it answers."""
 
 from __future__ import annotations
 
-import itertools
 import os
 import shutil
 import socket
@@ -27,7 +26,6 @@ import app  # noqa: E402
 IMPORTS = "How much refined oil did North Korea import in the first nine months of 2023?"
 CAP = "How many barrels of refined oil may North Korea import per year under the U.N. cap?"
 PRICE = "What price per barrel did North Korea pay for the Russian oil?"
-CAP_REPLY = "The U.N. cap allows 500,000 barrels of refined oil per year [1]."
 CHROMIUM = Path("/usr/bin/chromium")
 # Root needs --no-sandbox; the rest keep an offline Chromium from retrying connections to Google.
 CHROMIUM_ARGS = [
@@ -151,14 +149,11 @@ def test_abstention_says_the_corpus_does_not_answer_and_shows_no_sources(pipelin
     assert "rag-card" not in html and "rag-conflict" not in html
 
 
-def test_unsupported_number_of_a_model_is_a_warning(pipeline):
-    answer = pipeline(
-        FakeGenerator("North Korea may import 900,000 barrels of refined oil per year under the cap [1].")
-    ).ask(CAP)
+def test_the_short_answer_leads_the_panel_and_a_model_cannot_add_a_number(pipeline):
+    answer = pipeline(FakeGenerator("900,000")).ask(CAP)
     html = app.render_answer(answer)
-    assert answer.guard.status == "unsupported"
-    assert "Unsupported number" in html and "<b>900,000 barrels</b>" in html
-    assert "replaced by quoted evidence" in html  # the pipeline's note: why the streamed draft changed
+    assert answer.guard.status == "ok" and "900,000" not in answer.text
+    assert f"Answer: <b>{answer.short}</b>" in html and "500,000" in answer.short
 
 
 def test_article_markup_is_shown_never_run(pipeline):
@@ -170,15 +165,12 @@ def test_article_markup_is_shown_never_run(pipeline):
     assert "&lt;img" in chat and "<img" not in chat
 
 
-def test_respond_streams_the_draft_then_shows_the_checked_answer(pipeline):
+def test_respond_shows_the_answer_then_the_checked_answer(pipeline):
     chat = app.Chat()
-    chat.pipeline = lambda model: pipeline(FakeGenerator(CAP_REPLY))
-    updates = list(chat.respond(CAP, [], "fake", 5))
-    texts = [text for text, _, _ in updates]
-    drafts = texts[1:-1]
-    assert len(drafts) > 3 and all(later.startswith(earlier) for earlier, later in itertools.pairwise(drafts))
-    text, html, answer = updates[-1]
-    assert text == app.chat_text(answer["answer"]) and answer["mode"] == "model" and answer["guard"]["status"] == "ok"
+    chat.pipeline = lambda model: pipeline(FakeGenerator("500,000"))
+    searching, read, (text, html, answer) = list(chat.respond(CAP, [], "fake", 5))
+    assert read[0] == text == app.chat_text(answer["answer"]) and answer["mode"] == "model"
+    assert answer["guard"]["status"] == "ok" and "500,000" in answer["short"]
     assert "Numbers checked" in html and "500,000 barrels" in html
 
 
@@ -233,7 +225,7 @@ def test_two_users_asking_at_once_both_get_their_own_answer(served_app):
     assert {"more than 1.5 million barrels", "more than 1.5 billion barrels"} <= set(conflict_values(imports_answer))
     assert "500,000 barrels" in cap_answer["answer"] and "1.5 billion" not in cap_answer["answer"]
     assert imports_answer["models"]["generator"] == cap_answer["models"]["generator"] == "smollm2"
-    assert len(imports_stream) > 3 and len(cap_stream) > 3, "the model's draft streams before the checked answer"
+    assert len(imports_stream) >= 3 and len(cap_stream) >= 3, "the answer shows before the checked answer"
 
 
 def test_reindex_picks_up_a_new_article_and_its_markup_stays_text(served_app):

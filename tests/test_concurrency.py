@@ -65,7 +65,7 @@ def test_eight_threads_on_a_cold_index_get_the_answers_they_would_get_alone(
 ):
     """No index yet: the first question builds it while the others wait, and nobody reads a half-built one."""
     builds = Overlap(monkeypatch, rag.index, ["update_index"])
-    reply = "North Korea can import no more than 500,000 barrels of refined oil per year."
+    reply = "500,000"  # the candidate the fake model prefers
     pipeline = Pipeline(seed_corpus, tmp_path / "index", embedder=fake_embedder, generator=FakeGenerator(reply))
 
     def pipeline_for_thread() -> Pipeline:

@@ -174,8 +174,8 @@ def test_a_weekday_from_articles_of_different_days_agrees_or_is_left_apart(fake_
     assert review("q", "On Monday [1].", other_week, fake_embedder).status == "ok"
 
 
-def test_a_question_about_a_period_prefers_the_sentence_stating_it(fake_embedder):
-    from rag.reading import select_evidence
+def test_a_question_about_a_period_is_answered_from_the_sentence_stating_it(fake_embedder):
+    from rag.reading import Ranker, read
 
     passages = [  # "Q1" of an article of 2023 is Q1 2023, though the sentence names 2021
         passage(
@@ -183,8 +183,9 @@ def test_a_question_about_a_period_prefers_the_sentence_stating_it(fake_embedder
         ),
         passage("b.txt", "Acme reported revenue of $4.1 billion in Q1.", outlet="Reuters", day="2021-04-28"),
     ]
-    evidence = select_evidence("What revenue did Acme report in Q1 2021?", passages, fake_embedder)
-    assert evidence.sentences[0].n == 2
+    ranker = Ranker({"kind=MONEY": 3.0}, bias=-1.0, threshold=0.5)
+    reading = read("What revenue did Acme report in Q1 2021?", passages, fake_embedder, ranker=ranker)
+    assert reading.sentences[0].n == 2 and reading.short == "$4.1 billion"
 
 
 def test_an_outlets_own_sources_and_ages_of_other_years_are_not_compared(fake_embedder):

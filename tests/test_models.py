@@ -1,104 +1,65 @@
-"""The models: the generator seam (how llama.cpp replies are streamed and serialised, with a fake llama
-object), and models that are missing, broken or too small: a model path that is not a GGUF file, a model
+"""The models: the generator seam (how llama.cpp scoring is serialised on the model's own thread, with a
+fake), and models that are missing, broken or too small: a model path that is not a GGUF file, a model
 package that is not installed, a file half-written by an interrupted first run, a context window too small
-for the passages. Each is one line naming what to do, or an answer that still quotes its evidence."""
+for the prompt. Each is one line naming what to do, or an answer that still comes from its sources."""
 
-import bisect
 import errno
 import importlib
 import importlib.util
-import itertools
 import re
 import shutil
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import SEEDS, FakeGenerator
+from conftest import SEEDS
 
 import rag.answer
-from rag.answer import Pipeline, clean_question
+from rag.answer import Pipeline
 from rag.cli import main
-from rag.drafting import MAX_REPLY_TOKENS, build_messages
 from rag.errors import ModelError
 from rag.models import LlamaCppGenerator, bundled_gguf, check_gguf, resolve_generator
-from rag.reading import select_evidence
-from rag.retrieval import retrieve
 
 
-class FakeLlama:
-    """Streams a fixed reply slowly and counts replies that run at the same time."""
+class FakeScoring:
+    """Stands in for the llama.cpp work of one score: counts scores that run at the same time, and threads."""
 
-    metadata = {"tokenizer.chat_template": "{{ messages }}"}
+    def __init__(self):
+        self.active = self.overlaps = 0
+        self.threads: set[int] = set()
 
-    def __init__(self, reply="The cap is 500,000 barrels a year [1]."):
-        self.reply = reply
-        self.active = self.overlaps = self.resets = 0
-
-    def reset(self):
-        self.resets += 1
-
-    def create_chat_completion(self, messages, **kwargs):
+    def __call__(self, prompt, continuation):
         self.active += 1
         self.overlaps += self.active > 1
-        try:
-            for word in self.reply.split(" "):
-                time.sleep(0.002)
-                yield {"choices": [{"delta": {"content": word + " "}}]}
-        finally:
-            self.active -= 1
+        self.threads.add(threading.get_ident())
+        time.sleep(0.002)
+        self.active -= 1
+        return -float(len(continuation))
 
 
 @pytest.fixture
-def generator():
+def generator(monkeypatch):
     generator = LlamaCppGenerator(bundled_gguf("smollm2"), name="fake")
-    generator.__dict__["llm"] = FakeLlama()  # the cached model, replaced before first use
+    monkeypatch.setattr(generator, "_log_likelihood", FakeScoring())
     return generator
 
 
-MESSAGES = [{"role": "user", "content": "How many barrels?"}]
+def test_scores_asked_from_many_threads_run_one_at_a_time_on_one_thread(generator):
+    with ThreadPoolExecutor(8) as pool:
+        scores = list(pool.map(lambda c: generator.log_likelihood("Question?", c), ["a", "bb", "ccc"] * 10))
+    assert scores == [-1.0, -2.0, -3.0] * 10
+    assert generator._log_likelihood.overlaps == 0 and len(generator._log_likelihood.threads) == 1
 
 
-def test_a_reply_pulled_on_changing_threads_completes(generator):
-    """Web servers pull each piece on whichever worker is free; the model's lock must not care."""
-    stream = generator.generate(MESSAGES, max_tokens=32)
-    pieces, errors = [], []
+def test_a_model_error_reaches_the_caller_and_frees_the_model(generator, monkeypatch):
+    def broken(prompt, continuation):
+        raise ValueError("llama_decode returned -1")
 
-    def pull_one():
-        try:
-            pieces.append(next(stream))
-        except StopIteration:
-            pieces.append(None)
-        except Exception as exc:
-            errors.append(exc)
-
-    while not pieces or pieces[-1] is not None:
-        worker = threading.Thread(target=pull_one)
-        worker.start()
-        worker.join()
-        assert not errors
-    assert "".join(pieces[:-1]).strip() == generator.llm.reply
-
-
-def test_two_replies_read_in_turns_never_run_in_the_model_together(generator):
-    first = generator.generate(MESSAGES, max_tokens=32)
-    second = generator.generate(MESSAGES, max_tokens=32)
-    texts = ["", ""]
-    for a, b in itertools.zip_longest(first, second):
-        texts[0] += a or ""
-        texts[1] += b or ""
-    assert texts[0] == texts[1] and texts[0].strip() == generator.llm.reply
-    assert generator.llm.overlaps == 0 and generator.llm.resets == 2
-
-
-def test_a_model_error_reaches_the_reader(generator):
-    def broken(*args, **kwargs):
-        raise ValueError("Requested tokens exceed context window")
-
-    generator.llm.create_chat_completion = broken
-    with pytest.raises(ValueError, match="context window"):
-        list(generator.generate(MESSAGES, max_tokens=8))
+    monkeypatch.setattr(generator, "_log_likelihood", broken)
+    with pytest.raises(ValueError, match="llama_decode"):
+        generator.log_likelihood("Question?", " answer")
     assert generator.lock.acquire(timeout=1), "the lock was left held after the error"
     generator.lock.release()
 
@@ -257,61 +218,16 @@ def test_a_model_that_cannot_be_assembled_says_why_and_what_to_do(monkeypatch, f
         bundled_gguf("gemma3-270m")
 
 
-# --- a context window too small for the passages ------------------------------------------------------
-
-REPLY = "North Korea can import no more than 500,000 barrels of refined oil per year [1]."
-
-
-def evidence_shown(messages: list[dict[str, str]]) -> int:
-    return len(re.findall(r"^\[\d+\] ", messages[1]["content"], re.M))
-
-
-def test_the_evidence_is_trimmed_to_the_context_window_never_past_it(seed_corpus, tmp_path, fake_embedder):
-    """From a window too small for any evidence (quoted without the model), to room for the best
-    sentence only, to room for both: every prompt leaves room for the reply."""
-    shown = []
-    for size in range(150, 400, 10):
-        generator = FakeGenerator(REPLY, context_size=size)
-        answer = Pipeline(seed_corpus, tmp_path / "index", embedder=fake_embedder, generator=generator).ask(CAP)
-        assert "500,000" in answer.text
-        if not generator.prompts:
-            assert answer.mode == "extractive"
-            assert any(f"does not fit the model's context window ({size} tokens)" in note for note in answer.notes)
-            shown.append(0)
-            continue
-        (messages,) = generator.prompts
-        assert generator.count_tokens(" ".join(m["content"] for m in messages)) + MAX_REPLY_TOKENS <= size
-        assert answer.mode == "model"
-        shown.append(evidence_shown(messages))
-    assert shown == sorted(shown) and {0, 1, 2} <= set(shown), shown
-
-
-class Window:
-    """A real model's tokenizer with another context size, to find where the evidence stops fitting."""
-
-    def __init__(self, model: LlamaCppGenerator, size: int):
-        self.count_tokens, self.context_size = model.count_tokens, size
+# --- a context window too small for the prompt ---------------------------------------------------------
 
 
 def test_a_real_model_with_a_tiny_context_window_never_overflows(tmp_path, real_embedder, smollm2):
     """llama.cpp raises on a prompt longer than its window (a 1000-character question in 256 tokens
-    once crashed `ask`). At the smallest window the evidence fits in, the real model must run; one
-    token less, and far less, the evidence is quoted without it."""
+    once crashed `ask`): the scorer keeps the end of the prompt that fits beside the candidate."""
     question = (CAP + " ") * 12
     shutil.copytree(SEEDS, tmp_path / "corpus")
-    model = smollm2
-    index = Pipeline(tmp_path / "corpus", tmp_path / "index", embedder=real_embedder, generator=None).index
-    asked, _ = clean_question(question)  # what the pipeline gives the model: the long one is cut
-    passages = retrieve(index, real_embedder, asked)
-    evidence = select_evidence(asked, passages, real_embedder)
-    smallest = bisect.bisect_left(
-        range(4096), True, key=lambda n: build_messages(asked, evidence, passages, Window(model, n)) is not None
+    generator = LlamaCppGenerator(smollm2.path, name="smollm2", n_ctx=64)
+    answer = Pipeline(tmp_path / "corpus", tmp_path / "index", embedder=real_embedder, generator=generator).ask(
+        question
     )
-    for n_ctx in (smallest, smallest - 1, 256):
-        generator = LlamaCppGenerator(model.path, name="smollm2", n_ctx=n_ctx)
-        answer = Pipeline(tmp_path / "corpus", tmp_path / "index", embedder=real_embedder, generator=generator).ask(
-            question
-        )
-        assert "500,000" in answer.text
-        quoted = any(f"does not fit the model's context window ({n_ctx} tokens)" in note for note in answer.notes)
-        assert quoted == (n_ctx < smallest), (n_ctx, answer.notes)
+    assert "500,000" in answer.short

@@ -1,0 +1,226 @@
+"""Learn the reader's ranker weights and abstention threshold on the RealTimeQA train split.
+
+    python -m bench train-reader [--questions N] [--train-dir DIR] [--dev-dir DIR] [--scratch DIR]
+
+Every train question comes with its own ~10 search-hit articles, so no global index is built: each
+question's articles are chunked as the index would chunk them, ranked by BM25, the best `KEYWORD_POOL`
+re-ranked by the embedder and fused by reciprocal rank, and the top `DEFAULT_K` become its passages.
+The reader then extracts candidates and their features exactly as it does when answering; a candidate's
+label is whether an `accept` string appears in it (`rag.evaluation.contains`, the scoring rule).
+
+Passages and features are cached under --scratch (embedding is the slow part: ~30 chunks/s on 2 cores),
+so a rerun only refits. Nothing of the data set is written into the repository: only the learned
+weights, the threshold and the figures they reached (`rag/reader_weights.json`).
+
+Dev figures here are reader-only (top candidate accepted, with the passages this script retrieves);
+the system figure is `rag eval` on the dev index, scored by realtimeqa-score.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import random
+import time
+from pathlib import Path
+
+from bench.common import Figure
+from rag.chunking import chunk_document
+from rag.corpus import CorpusFile, group_near_duplicates, read_document
+from rag.evaluation import contains
+from rag.reading import WEIGHTS_FILE, Candidate, Ranker, find_candidates, learned_ranker, rank
+from rag.retrieval import DEFAULT_K, Passage, reciprocal_rank_fusion
+
+KEYWORD_POOL = 12
+# Abstain below the highest score under which the best candidates were right at most this often on train
+# (0: never, on the train questions used).
+LOW_PRECISION = 0.0
+SEED = 0
+EXTRA_WORDS = 2
+
+
+def question_passages(record: dict, corpus: Path, embedder, k: int = DEFAULT_K) -> list[Passage]:
+    """The question's top-k passages among its own articles (BM25, then a dense re-rank of the best)."""
+    import bm25s
+
+    files = [corpus / name for name in record["articles"] if (corpus / name).exists()]
+    documents = [read_document(CorpusFile(f.name, f, "")) for f in files]
+    documents = group_near_duplicates([d for d in documents if d is not None])
+    chunks = [(doc, chunk) for doc in documents for chunk in chunk_document(doc)]
+    if not chunks:
+        return []
+    retriever = bm25s.BM25()
+    retriever.index(
+        bm25s.tokenize([c.text for _, c in chunks], stopwords="en", show_progress=False), show_progress=False
+    )
+    tokens = bm25s.tokenize([record["question"]], stopwords="en", show_progress=False)
+    pool = min(KEYWORD_POOL, len(chunks))
+    ids, scores = retriever.retrieve(tokens, k=pool, show_progress=False, n_threads=1)
+    keyword = [(int(i), float(s)) for i, s in zip(ids[0], scores[0])]
+    vectors = embedder.embed([record["question"]] + [chunks[i][1].text for i, _ in keyword])
+    dense = sorted(((i, float(v @ vectors[0])) for (i, _), v in zip(keyword, vectors[1:])), key=lambda p: -p[1])
+    passages = []
+    for item, score in reciprocal_rank_fusion(dense, [p for p in keyword if p[1] > 0])[:k]:
+        doc, chunk = chunks[item]
+        passages.append(
+            Passage(
+                chunk.id,
+                doc.source,
+                chunk.text,
+                chunk.start,
+                chunk.end,
+                doc.outlet,
+                doc.title,
+                doc.date,
+                doc.group,
+                score,
+            )
+        )
+    return passages
+
+
+def load_records(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def cached_passages(records: list[dict], corpus: Path, cache: Path, embedder) -> dict[str, list[Passage]]:
+    """Passages per question id, computed once and kept in `cache` (a pickle, outside the repository)."""
+    found: dict[str, list[Passage]] = pickle.loads(cache.read_bytes()) if cache.exists() else {}
+    todo = [r for r in records if r["id"] not in found]
+    began = time.perf_counter()
+    for done, record in enumerate(todo, start=1):
+        found[record["id"]] = question_passages(record, corpus, embedder)
+        if done % 25 == 0 or done == len(todo):
+            cache.write_bytes(pickle.dumps(found))
+            print(f"  passages: {done}/{len(todo)} questions in {time.perf_counter() - began:.0f} s", flush=True)
+    return found
+
+
+def labelled(record: dict, candidates: list[Candidate]) -> list[int]:
+    """1 for a candidate that states an accepted answer and little else (at most `EXTRA_WORDS` more words):
+    a long phrase that happens to contain the name is not the short answer."""
+    return [
+        int(any(contains(c.text, a) and len(c.text.split()) <= len(a.split()) + EXTRA_WORDS for a in record["accept"]))
+        for c in candidates
+    ]
+
+
+def cached_candidates(
+    records: list[dict], passages: dict[str, list[Passage]], cache: Path, embedder
+) -> dict[str, list[Candidate]]:
+    """Candidates with features per question id, kept in `cache` (features are the slow part of a refit)."""
+    found: dict[str, list[Candidate]] = pickle.loads(cache.read_bytes()) if cache.exists() else {}
+    todo = [r for r in records if r["id"] not in found and r["id"] in passages]
+    began = time.perf_counter()
+    for done, record in enumerate(todo, start=1):
+        found[record["id"]] = find_candidates(record["question"], passages[record["id"]], embedder)
+        if done % 100 == 0 or done == len(todo):
+            cache.write_bytes(pickle.dumps(found))
+            print(f"  candidates: {done}/{len(todo)} questions in {time.perf_counter() - began:.0f} s", flush=True)
+    return found
+
+
+def fit(records: list[dict], candidates: dict[str, list[Candidate]], c: float = 1.0) -> Ranker:
+    """A logistic model on every candidate of the questions, labelled by the accept strings."""
+    from sklearn.feature_extraction import DictVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    rows, labels = [], []
+    for record in records:
+        found = candidates.get(record["id"], [])
+        rows += [c.features for c in found]
+        labels += labelled(record, found)
+    vectorizer = DictVectorizer()
+    model = LogisticRegression(C=c, max_iter=2000)
+    model.fit(vectorizer.fit_transform(rows), labels)
+    weights = {name: round(float(w), 5) for name, w in zip(vectorizer.feature_names_, model.coef_[0]) if abs(w) > 1e-5}
+    return Ranker(weights, round(float(model.intercept_[0]), 5), 0.0)
+
+
+def best_per_question(records: list[dict], candidates: dict[str, list[Candidate]], ranker: Ranker) -> list[tuple]:
+    """(best score, accepted, any candidate accepted) per question, accepted as the scorer judges a short
+    answer (an accept string in it); a question without candidates scores 0."""
+    out = []
+    for record in records:
+        ranked = rank(list(candidates.get(record["id"], [])), ranker)
+        hits = [any(contains(c.text, a) for a in record["accept"]) for c in ranked]
+        out.append((ranked[0].score if ranked else 0.0, bool(hits and hits[0]), any(hits)))
+    return out
+
+
+def choose_threshold(best: list[tuple], low_precision: float = LOW_PRECISION) -> float:
+    """The highest score below which the best candidates were right at most `low_precision` of the time."""
+    ordered = sorted(best)
+    threshold, right = 0.0, 0
+    for count, (score, accepted, _) in enumerate(ordered, start=1):
+        right += accepted
+        if right / count <= low_precision:
+            threshold = score
+    return round(threshold, 4)
+
+
+def figures(best: list[tuple], threshold: float) -> dict[str, float]:
+    n = len(best) or 1
+    answered = [b for b in best if b[0] >= threshold]
+    return {
+        "questions": len(best),
+        "accepted_top1": round(sum(b[1] for b in best) / n, 4),
+        "accepted_after_abstention": round(sum(b[1] for b in answered) / n, 4),
+        "abstained": round(1 - len(answered) / n, 4),
+        "answer_among_candidates": round(sum(b[2] for b in best) / n, 4),
+    }
+
+
+def run(argv: list[str] | None = None) -> list[Figure]:
+    parser = argparse.ArgumentParser(prog="python -m bench train-reader", description=__doc__.split("\n")[0])
+    home = Path.home() / ".cache"
+    parser.add_argument("--train-dir", type=Path, default=home / "rtqa-train", help="qa.jsonl and corpus/")
+    parser.add_argument("--dev-dir", type=Path, default=home / "rtqa-dev", help="qa.jsonl and corpus/")
+    parser.add_argument("--scratch", type=Path, default=Path("/work/scratch/reader"), help="cache directory")
+    parser.add_argument("--questions", type=int, default=1000, help="train questions used (a seeded sample)")
+    parser.add_argument("--write", action="store_true", help=f"write the weights to {WEIGHTS_FILE.name}")
+    args = parser.parse_args(argv)
+    from rag.answer import shared_embedder
+
+    embedder = shared_embedder()
+    args.scratch.mkdir(parents=True, exist_ok=True)
+    train = load_records(args.train_dir / "qa.jsonl")
+    random.Random(SEED).shuffle(train)
+    train = train[: args.questions]
+    dev = load_records(args.dev_dir / "qa.jsonl")
+    sets = {}
+    for name, records, directory in (("train", train, args.train_dir), ("dev", dev, args.dev_dir)):
+        print(f"== {name}: {len(records)} questions", flush=True)
+        passages = cached_passages(records, directory / "corpus", args.scratch / f"{name}-passages.pkl", embedder)
+        candidates = cached_candidates(records, passages, args.scratch / f"{name}-candidates.pkl", embedder)
+        sets[name] = ([r for r in records if r["id"] in candidates], candidates)
+    ranker = fit(*sets["train"])
+    threshold = choose_threshold(best_per_question(*sets["train"], ranker))
+    ranker = Ranker(ranker.weights, ranker.bias, threshold)
+    found = {name: figures(best_per_question(*sets[name], ranker), threshold) for name in sets}
+    if args.write:
+        WEIGHTS_FILE.write_text(
+            json.dumps(
+                {
+                    "about": "rag/reading.py's candidate ranker: logistic regression learned by `python -m bench "
+                    "train-reader` on RealTimeQA train questions (each with its own articles). Below `threshold` "
+                    f"the best candidates were right at most {LOW_PRECISION:.0%} of the time on train: abstain.",
+                    "bias": ranker.bias,
+                    "threshold": threshold,
+                    # Not fitted here (scoring train candidates with a model is too slow on 2 cores): the weight
+                    # of a loaded model's vote, kept from the file; chosen on dev by `rag eval --model`.
+                    "model_weight": learned_ranker().model_weight if WEIGHTS_FILE.exists() else 1.0,
+                    "figures": found,
+                    "weights": dict(sorted(ranker.weights.items())),
+                },
+                indent=1,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
+    return [
+        Figure(f"train-reader {name}", key, value, goal=(">=", 0.65) if key == "accepted_after_abstention" else None)
+        for name, values in found.items()
+        for key, value in values.items()
+    ]

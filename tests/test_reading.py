@@ -1,0 +1,179 @@
+"""The reading stage: answer typing, candidate extraction, features, the learned ranker, abstention and
+a model's constrained choice (through a fake scorer), on seed sentences and sentences written here."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import FakeEmbedder, FakeGenerator
+
+from rag.annotate import annotate
+from rag.reading import (
+    WEIGHTS_FILE,
+    Candidate,
+    Ranker,
+    answer_text,
+    answer_type,
+    find_candidates,
+    is_question_or_quiz,
+    learned_ranker,
+    model_choice,
+    rank,
+    read,
+)
+from rag.retrieval import Passage
+
+KANSAS = (
+    "Kansas voters on Tuesday rejected an amendment that would have removed abortion protections from the state "
+    "constitution. The vote was the first test of abortion rights since the Supreme Court overturned Tuesday."
+)
+CAP = (
+    "Under the UN Security Council resolutions, North Korea can import no more than 500,000 barrels of refined "
+    "oil per year."
+)
+QUIZ = "Which state rejected the amendment? A) Kansas B) Missouri C) Texas"
+
+
+def passage(text: str, n: int = 1, group: str | None = None) -> Passage:
+    source = f"article-{n}.txt"
+    return Passage(f"{source}#0", source, text, 0, len(text), None, None, None, group or source, 1.0 / n)
+
+
+@pytest.mark.parametrize(
+    "question, asked, focus",
+    [
+        ("Which state voted to keep abortion protections in its constitution?", "which_place", "state"),
+        (
+            "NFL player Damar Hamlin collapsed this week. He is a valued member of which team?",
+            "which_organization",
+            "team",
+        ),
+        ("Which former pope was laid to rest this week?", "which_person", "pope"),
+        ("How many barrels of refined oil may North Korea import per year under the U.N. cap?", "how_many", "barre"),
+        ("What price per barrel did North Korea pay for the Russian oil?", "which_number", "price"),
+        ("When did the Enhanced Disruption Task Force hold its first meeting?", "when", None),
+        ("Where did Nancy Pelosi travel?", "where", None),
+        ("He was the most wanted terrorist, who was associated with which group?", "which_organization", "group"),
+        ("Shops are struggling to stock which condiment?", "which_thing", "condi"),
+    ],
+)
+def test_answer_type_reads_the_last_question_word(question, asked, focus):
+    found = answer_type(question)
+    assert (found.type, found.focus) == (asked, focus)
+
+
+def test_questions_and_quiz_lists_are_not_evidence():
+    assert is_question_or_quiz(QUIZ) and is_question_or_quiz("Who won the vote in Kansas?")
+    assert not is_question_or_quiz(KANSAS.split(". ")[0])
+
+
+def test_mentions_are_entities_noun_phrases_and_figures_without_leading_articles():
+    (sentences,) = annotate([KANSAS + " " + CAP])
+    mentions = {(m.text, m.kind) for s in sentences for m in s.mentions}
+    assert {("Kansas", "GPE"), ("Tuesday", "DATE"), ("500,000 barrels", "FIGURE"), ("500,000", "FIGURE")} <= mentions
+    assert ("state constitution", "NP") in mentions, "'the' is left out of a short answer"
+    for sentence in sentences:
+        for m in sentence.mentions:
+            assert (KANSAS + " " + CAP)[m.start : m.end] == m.text
+
+
+def test_candidates_never_restate_the_question_nor_come_from_quiz_lines():
+    question = "Which state's voters rejected an amendment on abortion protections?"
+    candidates = find_candidates(question, [passage(QUIZ + "\n\n" + KANSAS)], FakeEmbedder())
+    texts = {c.text for c in candidates}
+    assert "Kansas" in texts and "Missouri" not in texts and "Texas" not in texts
+    assert not texts & {"amendment", "abortion protections"}, "spans the question states are not answers"
+    assert all(c.sentence in KANSAS for c in candidates)
+
+
+def test_a_figure_question_gets_only_figures_of_its_kind():
+    price = find_candidates("What price per barrel did North Korea pay?", [passage(CAP)], FakeEmbedder())
+    assert price == [], "a price is asked and no sentence states one"
+    amount = find_candidates("How many barrels may North Korea import?", [passage(CAP)], FakeEmbedder())
+    assert amount and all(any(ch.isdigit() for ch in c.text) for c in amount)
+
+
+def test_features_say_type_nearness_and_agreement_across_stories():
+    question = "Which state rejected the amendment on Tuesday?"
+    passages = [passage(KANSAS, 1), passage("Voters in Kansas turned out in large numbers.", 2)]
+    candidates = {c.text: c for c in find_candidates(question, passages, FakeEmbedder()) if c.n == 1}
+    kansas, constitution = candidates["Kansas"], candidates["state constitution"]
+    assert kansas.features["type=which_place|GPE"] == 1.0
+    assert kansas.features["near"] > constitution.features["near"], "Kansas is next to 'rejected'"
+    assert (
+        kansas.features["head_in_question"] == 0.0 and candidates["Kansas voters"].features["head_in_question"] == 1.0
+    )
+    assert kansas.features["sources"] > constitution.features["sources"], "two stories name Kansas"
+    assert kansas.features["rank"] == 1.0
+
+
+def candidate(text: str, score_features: dict[str, float], n: int = 1) -> Candidate:
+    return Candidate(text, "NP", n, f"{text} was said.", 0, 10, score_features)
+
+
+def test_the_ranker_keeps_one_candidate_per_text_best_first():
+    ranker = Ranker({"good": 2.0}, bias=-1.0, threshold=0.5)
+    ranked = rank(
+        [candidate("Kansas", {"good": 0.0}), candidate("kansas", {"good": 1.0}, n=2), candidate("Texas", {})], ranker
+    )
+    assert [(c.text, c.n) for c in ranked] == [("kansas", 2), ("Kansas", 1)][:1] + [("Texas", 1)]
+    assert ranked[0].score == pytest.approx(1 / (1 + 2.718281828**-1.0), rel=1e-6)
+
+
+def test_the_learned_weights_are_a_small_data_file_with_their_figures():
+    data = json.loads(WEIGHTS_FILE.read_text())
+    assert {"weights", "bias", "threshold", "figures"} <= set(data)
+    assert 0 < data["threshold"] < 1 and len(data["weights"]) < 500
+    assert data["figures"]["train"]["questions"] > 0 and data["figures"]["dev"]["questions"] > 0
+    assert learned_ranker().threshold == data["threshold"]
+
+
+def test_below_the_threshold_the_reader_abstains_and_says_why():
+    question = "Which state rejected the amendment?"
+    sure, unsure = Ranker({}, bias=0.0, threshold=0.4), Ranker({}, bias=0.0, threshold=0.6)
+    answered = read(question, [passage(KANSAS)], FakeEmbedder(), ranker=sure)
+    assert answered.answerable and answered.sentences[0].text in KANSAS
+    refused = read(question, [passage(KANSAS)], FakeEmbedder(), ranker=unsure)
+    assert not refused.answerable and refused.candidates[0].score == pytest.approx(0.5)
+    assert "Kansas" not in refused.reason, "a refusal names no candidate"
+    assert not read(question, [], FakeEmbedder(), ranker=sure).answerable
+
+
+def test_the_answer_leads_with_the_short_answer_its_citation_and_the_quote():
+    ranker = Ranker({"type=which_place|GPE": 5.0}, bias=-1.0, threshold=0.5)
+    reading = read("Which state rejected the amendment?", [passage(KANSAS)], FakeEmbedder(), ranker=ranker)
+    assert reading.short == "Kansas"
+    assert answer_text(reading) == f'Kansas [1] — "{KANSAS.split(". ")[0]}."'
+
+
+def test_a_model_only_reorders_the_candidates_the_sources_state():
+    question = "Which state rejected the amendment?"
+    ranker = Ranker({"type=which_place|GPE": 3.0}, bias=-1.0, threshold=0.1, model_weight=10.0)
+    ranked = rank(find_candidates(question, [passage(KANSAS)], FakeEmbedder()), ranker)
+    assert ranked[0].text == "Kansas"
+    # A model that prefers another candidate moves it first; one that prefers a word no source states moves nothing.
+    chooser = FakeGenerator(prefer="Tuesday")
+    chosen = model_choice(question, ranked, chooser, ranker)
+    assert chosen[0].text == "Tuesday" and {c.text for c in chosen} == {c.text for c in ranked}
+    assert all(prompt.endswith("Short answer:") and question in prompt for prompt, _ in chooser.calls)
+    assert len(chooser.calls) == min(5, len(ranked))
+    invented = model_choice(question, ranked, FakeGenerator(prefer="Missouri"), ranker)
+    assert [c.text for c in invented] == [c.text for c in ranked]
+    reading = read(question, [passage(KANSAS)], FakeEmbedder(), FakeGenerator(prefer="Tuesday"), ranker)
+    assert reading.short == "Tuesday" and reading.model_used
+
+
+def test_a_model_without_weight_is_not_asked():
+    ranker = Ranker({"type=which_place|GPE": 3.0}, bias=-1.0, threshold=0.1)
+    scorer = FakeGenerator(prefer="Tuesday")
+    reading = read("Which state rejected the amendment?", [passage(KANSAS)], FakeEmbedder(), scorer, ranker)
+    assert reading.short == "Kansas" and not reading.model_used and scorer.calls == []
+
+
+def test_a_shortened_name_is_answered_in_full_from_a_sentence_that_states_it():
+    first = "Tennis champion Serena Williams won 23 grand slam titles."
+    later = "Williams said she would retire after the US Open."
+    ranker = Ranker({"type=which_person|PERSON": 3.0, "sentence_overlap": 4.0}, bias=-2.0, threshold=0.1)
+    reading = read("Which tennis player will retire?", [passage(first + " " + later)], FakeEmbedder(), ranker=ranker)
+    assert reading.short == "Serena Williams" and reading.sentences[0].text == first
