@@ -45,7 +45,7 @@ def question_passages(record: dict, corpus: Path, embedder, k: int = DEFAULT_K) 
     import bm25s
 
     files = [corpus / name for name in record["articles"] if (corpus / name).exists()]
-    documents = [read_document(CorpusFile(f.name, f, "")) for f in files]
+    documents = [read_document(CorpusFile(f.name, corpus, *_size_and_time(f))) for f in files]
     documents = group_near_duplicates([d for d in documents if d is not None])
     chunks = [(doc, chunk) for doc in documents for chunk in chunk_document(doc)]
     if not chunks:
@@ -78,6 +78,11 @@ def question_passages(record: dict, corpus: Path, embedder, k: int = DEFAULT_K) 
             )
         )
     return passages
+
+
+def _size_and_time(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns
 
 
 def load_records(path: Path) -> list[dict]:

@@ -33,7 +33,15 @@ import numpy as np
 from .chunking import Sentence, split_sentences
 from .dates import Period, find_periods, publication_period
 from .embedding import Embedder
-from .quantities import Quantity, asked_quantity, extract_quantities, same_value, supports
+from .quantities import (
+    Modality,
+    Quantity,
+    asked_quantity,
+    extract_quantities,
+    figure_modality,
+    same_value,
+    supports,
+)
 from .retrieval import UNNAMED_SOURCE, Passage
 from .text import CITATION, UnionFind, cited_numbers
 
@@ -59,7 +67,6 @@ CURRENT_DAYS = 6
 RELATED_LIMIT = 0.6
 
 Status = Literal["ok", "conflict", "changed", "unsupported", "no_numbers"]
-Modality = Literal["actual", "maximum", "forecast", "limit"]
 _TIMES = ("year", "date")
 
 # Who an outlet's own sources are ("three people familiar with the matter", "two officials who spoke
@@ -70,17 +77,6 @@ _SOURCING = re.compile(
     re.I,
 )
 _CLAUSE_BREAK = re.compile(r"\s+(?:--|—|–)\s+|;\s+")
-_LIMIT = re.compile(r"\b(caps?|capped|limits?|limited|ceiling|quota|maximum|allowed|permitted|mandated)\b", re.I)
-# Within the few words before a figure: a possibility or maximum, and a forecast.
-_POSSIBLE = re.compile(
-    r"\b(faces?|facing|could|might|may|possible|possibly|potential|potentially|risks?)\b(?:\s+[\w'-]+){0,5}\s*$",
-    re.I,
-)
-_FORECAST = re.compile(
-    r"\b(expects?|expected|forecasts?|forecasted|projects?|projected|predicts?|predicted|will|would|set to|"
-    r"on track|estimates? that|likely)\b(?:\s+[\w'-]+){0,5}\s*$",
-    re.I,
-)
 _RATE_AFTER = re.compile(
     r"^(?:\s+[\w'-]+){0,4}?\s+(?:per|a|an|each|every)\s+(year|month|week|day)\b|"
     r"^(?:\s+[\w'-]+){0,4}?\s+(annually|yearly|monthly|weekly|daily)\b",
@@ -268,7 +264,7 @@ def _mention(
     start, end = _clause(text, sentence, q.start)
     clause = text[start : q.figure[0]] + "X" + text[q.figure[1] : end]
     before, after = text[start : q.start], text[q.end : end]
-    modality = _modality(q, before)
+    modality = figure_modality(q, before)
     stated = [
         (min(abs(p_start - q.end), abs(q.start - p_end)), period)
         for p_start, p_end, period in periods
@@ -279,14 +275,6 @@ def _mention(
     else:
         period = min(stated, key=lambda pair: pair[0])[1] if stated else publication_period(published)
     return _Mention(q, n, passage, sentence.text, clause, period, _rate(before, after), modality)
-
-
-def _modality(q: Quantity, before: str) -> Modality:
-    if q.qualifier == "no more than" or _LIMIT.search(before):
-        return "limit"
-    if q.qualifier == "up to" or _POSSIBLE.search(before):
-        return "maximum"
-    return "forecast" if _FORECAST.search(before) else "actual"
 
 
 def _clause(text: str, sentence: Sentence, position: int) -> tuple[int, int]:

@@ -395,6 +395,33 @@ def supports(fact: Quantity, claim: Quantity) -> bool:
     )
 
 
+# --- what a figure says of the world -----------------------------------------------------------
+
+# An actual amount, a maximum or possibility ("up to", "faces"), a forecast ("is expected to"), or a cap
+# or limit, read from the figure's qualifier and the words before it in its clause.
+Modality = Literal["actual", "maximum", "forecast", "limit"]
+LIMIT_WORDS = re.compile(r"\b(caps?|capped|limits?|limited|ceiling|quota|maximum|allowed|permitted|mandated)\b", re.I)
+# Within the few words before a figure: a possibility or maximum, and a forecast.
+_POSSIBLE = re.compile(
+    r"\b(faces?|facing|could|might|may|possible|possibly|potential|potentially|risks?)\b(?:\s+[\w'-]+){0,5}\s*$",
+    re.I,
+)
+_FORECAST = re.compile(
+    r"\b(expects?|expected|forecasts?|forecasted|projects?|projected|predicts?|predicted|will|would|set to|"
+    r"on track|estimates? that|likely)\b(?:\s+[\w'-]+){0,5}\s*$",
+    re.I,
+)
+
+
+def figure_modality(q: Quantity, before: str) -> Modality:
+    """What a figure says, given the text before it in its clause: a limit, a maximum, a forecast or an actual."""
+    if q.qualifier == "no more than" or LIMIT_WORDS.search(before):
+        return "limit"
+    if q.qualifier == "up to" or _POSSIBLE.search(before):
+        return "maximum"
+    return "forecast" if _FORECAST.search(before) else "actual"
+
+
 # --- what a question asks for -------------------------------------------------------------------
 
 

@@ -29,11 +29,13 @@ from .chunking import split_sentences
 from .dates import find_periods
 from .embedding import Embedder
 from .models import Generator
-from .quantities import Asked, asked_quantity, extract_quantities
+from .quantities import LIMIT_WORDS, Asked, Quantity, asked_quantity, extract_quantities, figure_modality
 from .retrieval import Passage
 from .text import FUNCTION_WORDS
 
 WEIGHTS_FILE = Path(__file__).with_name("reader_weights.json")
+# A sentence this close to its article's start is part of the lead, which news writes to state the story.
+LEAD_CHARS = 400
 # How many of the ranker's best candidates a model is asked to score.
 MODEL_CANDIDATES = 5
 
@@ -57,6 +59,14 @@ _FOCUS = {
 }
 _FOCUS_OF = {word: kind for kind, words in _FOCUS.items() for word in words.split()}
 _QUANTITY_TYPES = ("how_many", "how_much", "which_number")
+# Hard answer types: "when" is answered by a date or time, and a question for a person, place or
+# organisation never by a figure; the ranker weighs the rest.
+_TIME_KINDS = frozenset({"DATE", "TIME"})
+_FIGURE_KINDS = frozenset({"CARDINAL", "FIGURE", "MONEY", "PERCENT", "QUANTITY", "ORDINAL", "DATE", "TIME"})
+_NAMED_TYPES = frozenset({"who", "where", "which_person", "which_place", "which_organization"})
+# A question about what is allowed ("may North Korea import under the cap") is answered by a limit; any other
+# question for a figure by what happened, never by a cap.
+_ASKS_LIMIT = re.compile(rf"{LIMIT_WORDS.pattern}|\b(may|can|could)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -142,14 +152,14 @@ class Candidate:
         return " ".join(self.text.lower().split())
 
 
-def _other_period(sentence: str, passage: Passage, asked: set[tuple[date, date]]) -> bool:
-    """Whether a sentence states periods and none is the one the question asks about ("revenue in Q1" in an
-    article of 2023 does not answer a question about Q1 2021)."""
-    if not asked:
-        return False
+def _stated_periods(sentence: str, passage: Passage) -> set[tuple[date, date]]:
+    """The periods a sentence states, resolved against its article's date."""
     published = date.fromisoformat(passage.date) if passage.date else None
-    stated = {(p.start, p.end) for _, _, p in find_periods(sentence, published)}
-    return bool(stated) and not stated & asked
+    return {(p.start, p.end) for _, _, p in find_periods(sentence, published)}
+
+
+def _overlaps(stated: set[tuple[date, date]], asked: set[tuple[date, date]]) -> bool:
+    return any(a_start <= s_end and s_start <= a_end for s_start, s_end in stated for a_start, a_end in asked)
 
 
 def _word_index(sentence: AnnotatedSentence, offset: int) -> int:
@@ -163,6 +173,15 @@ def _distance(span: tuple[int, int], places: list[int]) -> float:
     return min((first - p if p < first else p - last + 1 for p in places if not first <= p < last), default=math.inf)
 
 
+def _modality(sentence: AnnotatedSentence, figures: list[Quantity], mention: Mention) -> str | None:
+    """What the figure a mention states says (actual, maximum, forecast, limit), or None for no figure.
+    `figures` are the sentence's quantities."""
+    offset = mention.start - sentence.start
+    end = offset + len(mention.text)
+    q = next((q for q in figures if q.start < end and offset < q.end), None)
+    return figure_modality(q, sentence.text[: q.start]) if q else None
+
+
 def find_candidates(question: str, passages: Sequence[Passage], embedder: Embedder) -> list[Candidate]:
     """Every candidate span of the passages' sentences with its features (unscored), in passage order."""
     asked_for, asked = answer_type(question), asked_quantity(question)
@@ -170,12 +189,18 @@ def find_candidates(question: str, passages: Sequence[Passage], embedder: Embedd
     question_lemmas = set(lemmas(question)) - _LIGHT_HEADS
     annotated = annotate([p.text for p in passages])
     asked_periods = {(p.start, p.end) for _, _, p in find_periods(question)}
-    sentences = [
-        (n, s)
-        for n, found in enumerate(annotated, start=1)
-        for s in found
-        if not (s.imperative or is_question_or_quiz(s.text) or _other_period(s.text, passages[n - 1], asked_periods))
-    ]
+    sentences, periods_of = [], []
+    for n, found in enumerate(annotated, start=1):
+        for s in found:
+            if s.imperative or is_question_or_quiz(s.text):
+                continue
+            stated = _stated_periods(s.text, passages[n - 1]) if asked_periods else set()
+            # A sentence stating only other periods than the asked one does not answer ("revenue in Q1" in
+            # an article of 2023 does not answer a question about Q1 2021).
+            if stated and not _overlaps(stated, asked_periods):
+                continue
+            sentences.append((n, s))
+            periods_of.append(float(bool(stated)))
     if not sentences:
         return []
     stems_of = [{w.lower[:5] for w in s.words} for _, s in sentences]
@@ -185,7 +210,8 @@ def find_candidates(question: str, passages: Sequence[Passage], embedder: Embedd
     vectors = embedder.embed([question] + [s.text for _, s in sentences])
     cosines = vectors[1:] @ vectors[0]
     candidates = []
-    for (n, sentence), stems, cosine in zip(sentences, stems_of, cosines):
+    limit_asked = bool(_ASKS_LIMIT.search(question))
+    for (n, sentence), stems, cosine, states_period in zip(sentences, stems_of, cosines, periods_of):
         passage = passages[n - 1]
         shared = question_stems & stems
         focus = [i for i, w in enumerate(sentence.words) if asked_for.focus and w.lower[:5] == asked_for.focus]
@@ -198,18 +224,28 @@ def find_candidates(question: str, passages: Sequence[Passage], embedder: Embedd
             "passage_overlap": sum(idf[q] for q in question_stems & passage_stems[n]) / total_weight,
             "cosine": float(cosine),
             "rank": 1.0 / n,
+            "states_asked_period": states_period,
+            "article_lead": float(passage.start + sentence.start < LEAD_CHARS),
         }
+        title = (passage.title or "").lower()
+        figures = extract_quantities(sentence.text)
         for mention in sentence.mentions:
             features = mention_features(
                 mention, asked_for.type, asked_for.focus, asked, question_stems, question_lemmas
             )
             if features is None:
                 continue
+            modality = _modality(sentence, figures, mention)
+            if modality == "limit" and asked is not None and not limit_asked:
+                continue
+            if modality:
+                features[f"modality={modality}"] = 1.0
             span = (_word_index(sentence, mention.start), _word_index(sentence, mention.end))
             near = sum(idf[q] / (1 + _distance(span, places)) for q, places in positions.items())
             features |= sentence_features | {
                 "near": near / total_weight,
                 "focus_near": 1 / (1 + _distance(span, focus)) if focus else 0.0,
+                "in_title": float(bool(title) and _holds(title, mention.text.lower())),
             }
             start = passage.start + sentence.start
             candidates.append(
@@ -240,12 +276,14 @@ def add_relative_features(candidates: list[Candidate]) -> None:
         counts[c.key] = counts.get(c.key, 0) + 1
         by_sentence.setdefault((c.n, c.start), []).append(c)
     closest = max((c.features["cosine"] for c in candidates), default=0.0)
+    most_shared = max((c.features["sentence_overlap"] for c in candidates), default=0.0)
     for c in candidates:
         neighbours = [o.key for o in by_sentence[c.n, c.start] if o.key != c.key]
         c.features |= {
             "sources": math.log1p(len(groups[c.key])),
             "repeats": math.log1p(counts[c.key]),
             "cosine_gap": c.features["cosine"] - closest,
+            "overlap_gap": c.features["sentence_overlap"] - most_shared,
             "inside_longer": float(any(_holds(o, c.key) for o in neighbours)),
             "holds_shorter": float(any(_holds(c.key, o) for o in neighbours)),
         }
@@ -268,6 +306,10 @@ def mention_features(
     stems = content_words(mention.text)
     if not stems or stems <= question_stems:
         return None
+    if asked_type == "when" and mention.kind not in _TIME_KINDS:
+        return None
+    if asked_type in _NAMED_TYPES and mention.kind in _FIGURE_KINDS:
+        return None
     figures = extract_quantities(mention.text)
     # A question that asks for a figure ("how many", "what price") is answered by one of its kind; its unit
     # may be worded otherwise in the article ("cases" / "infections"), which the features weigh.
@@ -281,6 +323,7 @@ def mention_features(
         "in_question": len(stems & question_stems) / len(stems),
         "head_in_question": float(mention.head in question_lemmas),
         "figure": float(bool(figures)),
+        "capitalised": sum(w[:1].isupper() for w in mention.text.split()) / len(mention.text.split()),
     }
 
 

@@ -153,15 +153,15 @@ def test_a_model_only_reorders_the_candidates_the_sources_state():
     ranked = rank(find_candidates(question, [passage(KANSAS)], FakeEmbedder()), ranker)
     assert ranked[0].text == "Kansas"
     # A model that prefers another candidate moves it first; one that prefers a word no source states moves nothing.
-    chooser = FakeGenerator(prefer="Tuesday")
+    chooser = FakeGenerator(prefer="abortion protections")
     chosen = model_choice(question, ranked, chooser, ranker)
-    assert chosen[0].text == "Tuesday" and {c.text for c in chosen} == {c.text for c in ranked}
+    assert chosen[0].text == "abortion protections" and {c.text for c in chosen} == {c.text for c in ranked}
     assert all(prompt.endswith("Short answer:") and question in prompt for prompt, _ in chooser.calls)
     assert len(chooser.calls) == min(5, len(ranked))
     invented = model_choice(question, ranked, FakeGenerator(prefer="Missouri"), ranker)
     assert [c.text for c in invented] == [c.text for c in ranked]
-    reading = read(question, [passage(KANSAS)], FakeEmbedder(), FakeGenerator(prefer="Tuesday"), ranker)
-    assert reading.short == "Tuesday" and reading.model_used
+    reading = read(question, [passage(KANSAS)], FakeEmbedder(), FakeGenerator(prefer="abortion protections"), ranker)
+    assert reading.short == "abortion protections" and reading.model_used
 
 
 def test_a_model_without_weight_is_not_asked():
