@@ -182,8 +182,10 @@ def run(argv: list[str] | None = None) -> list[Figure]:
     home = Path.home() / ".cache"
     parser.add_argument("--train-dir", type=Path, default=home / "rtqa-train", help="qa.jsonl and corpus/")
     parser.add_argument("--dev-dir", type=Path, default=home / "rtqa-dev", help="qa.jsonl and corpus/")
-    parser.add_argument("--scratch", type=Path, default=Path("/work/scratch/reader"), help="cache directory")
-    parser.add_argument("--questions", type=int, default=1000, help="train questions used (a seeded sample)")
+    parser.add_argument(
+        "--scratch", type=Path, default=home / "rag-train-reader", help="cache of passages and candidates"
+    )
+    parser.add_argument("--questions", type=int, help="train questions used (a seeded sample; default: all)")
     parser.add_argument("--write", action="store_true", help=f"write the weights to {WEIGHTS_FILE.name}")
     args = parser.parse_args(argv)
     from rag.answer import shared_embedder
@@ -192,7 +194,7 @@ def run(argv: list[str] | None = None) -> list[Figure]:
     args.scratch.mkdir(parents=True, exist_ok=True)
     train = load_records(args.train_dir / "qa.jsonl")
     random.Random(SEED).shuffle(train)
-    train = train[: args.questions]
+    train = train[: args.questions] if args.questions else train
     dev = load_records(args.dev_dir / "qa.jsonl")
     sets = {}
     for name, records, directory in (("train", train, args.train_dir), ("dev", dev, args.dev_dir)):

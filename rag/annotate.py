@@ -35,6 +35,7 @@ class Mention:
     kind: str  # spaCy's entity label (PERSON, ORG, GPE, DATE, CARDINAL, ...), "FIGURE" for a number with or
     # without the noun it counts, or "NP" for another noun phrase
     head: str  # lemma of the word the span depends on (its verb, or the noun it qualifies), lower case
+    dep: str  # how it depends on that word: spaCy's dependency label of its root ("nsubj", "compound", "pobj")
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ def _mentions(doc) -> list[Mention]:
         head = root.head if root.head is not root else root
         key = (tokens.start_char, tokens.end_char)
         if key not in found:  # an entity wins over the noun phrase with the same span
-            found[key] = Mention(tokens.text, tokens.start_char, tokens.end_char, kind, head.lemma_.lower())
+            found[key] = Mention(tokens.text, tokens.start_char, tokens.end_char, kind, head.lemma_.lower(), root.dep_)
     return sorted(found.values(), key=lambda m: (m.start, m.end))
 
 

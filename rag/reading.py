@@ -211,8 +211,13 @@ def find_candidates(question: str, passages: Sequence[Passage], embedder: Embedd
     cosines = vectors[1:] @ vectors[0]
     candidates = []
     limit_asked = bool(_ASKS_LIMIT.search(question))
+    # A passage that shares no word with the question (a year or another figure aside) is not about what
+    # it asks: a question in another language or script finds nothing to answer with there.
+    question_words = {q for q in question_stems if any(ch.isalpha() for ch in q)}
     for (n, sentence), stems, cosine, states_period in zip(sentences, stems_of, cosines, periods_of):
         passage = passages[n - 1]
+        if not question_words & passage_stems[n]:
+            continue
         shared = question_stems & stems
         focus = [i for i, w in enumerate(sentence.words) if asked_for.focus and w.lower[:5] == asked_for.focus]
         positions = {}
@@ -322,6 +327,8 @@ def mention_features(
         "words": min(len(mention.text.split()), 8) / 8,
         "in_question": len(stems & question_stems) / len(stems),
         "head_in_question": float(mention.head in question_lemmas),
+        # A modifier of a word the question states ("US" in "US House Speaker Nancy Pelosi") rarely answers it.
+        f"dep={mention.dep}|head_in_question={mention.head in question_lemmas}": 1.0,
         "figure": float(bool(figures)),
         "capitalised": sum(w[:1].isupper() for w in mention.text.split()) / len(mention.text.split()),
     }
