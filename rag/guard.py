@@ -37,7 +37,8 @@ import numpy as np
 from .chunking import Sentence, split_sentences
 from .dates import MONTHS, WEEKDAYS, Period, find_periods, publication_period, valid_date
 from .embedding import Embedder
-from .quantities import Quantity, asked_quantity, extract_quantities, same_value, supports
+from .quantities import Asked, Quantity, asked_quantity, extract_quantities, same_value, supports
+from .reading import MIN_RELEVANCE, SECOND_SENTENCE_SHARE
 from .retrieval import UNNAMED_SOURCE, Passage
 from .text import CITATION, FUNCTION_WORDS, UnionFind, cited_numbers, words
 
@@ -61,6 +62,8 @@ RELATED_LIMIT = 0.6
 
 # Content words on either side of a figure that say what it counts ("signed by President Nixon in X").
 NEAR_WORDS = 5
+# Words on either side of a figure from which its comma-bounded segment stops growing.
+SEGMENT_WORDS = 6
 # Names before a figure taken for what it is about.
 SUBJECT_NAMES = 3
 _YEAR_DIGITS = re.compile(r"\d{4}")
@@ -218,6 +221,7 @@ class _Mention:
     rate: str | None  # "year" for "per year"
     modality: Modality
     near: frozenset[str] = frozenset()  # the content words of the clause next to the figure
+    segment: str = ""  # the part of the clause between commas around the figure, masked
 
     @property
     def row(self) -> GuardRow:
@@ -321,7 +325,22 @@ def _mention(
     else:
         period = min(stated, key=lambda pair: pair[0])[1] if stated else publication_period(published)
     near = _content_words(before)[-NEAR_WORDS:] + _content_words(after)[:NEAR_WORDS]
-    return _Mention(q, n, passage, sentence.text, clause, period, _rate(before, after), modality, frozenset(near))
+    segment = _segment(text[start : q.figure[0]]) + "X" + _segment(text[q.figure[1] : end], after=True)
+    rate = _rate(before, after)
+    return _Mention(q, n, passage, sentence.text, clause, period, rate, modality, frozenset(near), segment)
+
+
+def _segment(text: str, *, after: bool = False) -> str:
+    """The words of a clause on one side of a figure up to the nearest comma, taking in more parts
+    until there are `SEGMENT_WORDS` ("With more than X monkeypox cases in the United States and vaccine
+    demand remaining high", of a sentence that goes on about a vaccine's supply)."""
+    parts = text.split(", ")
+    kept: list[str] = []
+    for part in parts if after else reversed(parts):
+        kept.append(part)
+        if sum(len(p.split()) for p in kept) >= SEGMENT_WORDS:
+            break
+    return ", ".join(kept if after else reversed(kept))
 
 
 def _content_words(text: str) -> list[str]:
@@ -738,6 +757,8 @@ def review(
     similarity = _similarities(mentions, embedder)
     model = alignment()
     score = _scores(mentions, similarity, model)
+    asked = asked_quantity(question)
+    _rival_answers(question, asked, mentions, anchors, score, model, embedder)
     shown: list[int] = []
     disputed: set[int] = set()
     conflicts, bounds, timelines = [], [], []
@@ -755,7 +776,6 @@ def review(
             timelines.append(timeline)
     # The table shows the values of the kind asked for ("how many barrels": not the year of a
     # resolution quoted alongside), and every disputed one.
-    asked = asked_quantity(question)
     values = [i for i in shown if i in disputed or asked is None or asked.accepts(mentions[i].quantity)] or shown
     status: Status = (
         "conflict"
@@ -776,6 +796,40 @@ def review(
         [mentions[i].row for i in bounds],
         timelines,
     )
+
+
+def _rival_answers(
+    question: str,
+    asked: Asked | None,
+    mentions: Sequence[_Mention],
+    anchors: set[int],
+    score: np.ndarray,
+    model: Alignment,
+    embedder: Embedder,
+) -> None:
+    """Raise to the threshold the score of each figure the answer states with every comparable figure
+    of another document that answers the question as well: of the unit the question asks for ("how
+    many ... cases"), in a clause at least `SECOND_SENTENCE_SHARE` as close to the question as the
+    answer's own (the share from which the reader quotes a second sentence as an answer too; the
+    closer of its clause and of its comma-bounded segment, so that what a sentence goes on to say
+    does not count against the figure's own words). Two
+    outlets' counts of the asked thing are one quantity however differently their sentences go on
+    ("With more than 10,000 monkeypox cases in the United States and vaccine demand remaining high,
+    Jynneos has been in short supply" and "the United States has more than 5,000 probable or confirmed
+    monkeypox cases, according to CDC data"); mutual best matching still decides."""
+    if asked is None or not asked.unit:
+        return
+    answering = [i for i, m in enumerate(mentions) if asked.accepts(m.quantity)]
+    if not any(i in anchors for i in answering):
+        return
+    texts = [text for i in answering for text in (mentions[i].clause, mentions[i].segment)]
+    vectors = embedder.embed([question] + texts)
+    closeness = (vectors[1:] @ vectors[0]).reshape(-1, 2).max(axis=1)
+    relevance = dict(zip(answering, closeness))
+    for i in (i for i in answering if i in anchors and relevance[i] >= MIN_RELEVANCE):
+        for j in answering:
+            if score[i, j] >= 0 and relevance[j] >= SECOND_SENTENCE_SHARE * relevance[i]:
+                score[i, j] = score[j, i] = max(score[i, j], model.threshold_of(mentions[i]))
 
 
 def _restates(a: _Mention, b: _Mention) -> bool:

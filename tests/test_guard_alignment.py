@@ -93,3 +93,30 @@ def test_a_day_written_without_its_year_agrees_with_that_day_of_another_year(fak
 def test_the_counted_noun_past_adjectives_and_a_noun_modifier(text, unit):
     (quantity,) = extract_quantities(text)
     assert quantity.unit == unit
+
+
+def test_another_outlets_count_of_what_the_question_asks_is_compared_however_its_sentence_goes_on(fake_embedder):
+    question = "How many monkeypox cases are in the United States?"
+    passages = [
+        passage(
+            "a.txt",
+            "As of Friday, the United States has more than 5,000 confirmed monkeypox cases, according to CDC data.",
+            day="2022-07-29",
+        ),
+        passage(
+            "b.txt",
+            "With more than 10,000 monkeypox cases in the United States and vaccine demand remaining high, "
+            "Jynneos has been in short supply for weeks as clinics turn people away.",
+            outlet="USA Today",
+            day="2022-08-10",
+        ),
+    ]
+    answer = "The United States has more than 5,000 confirmed monkeypox cases [1]."
+    report = review(question, answer, passages, fake_embedder, as_of="2022-08-12")
+    assert report.status == "changed"
+    (timeline,) = report.timelines
+    assert [(row.value, row.period) for row in timeline.rows] == [(5000, "July 29, 2022"), (10000, "August 10, 2022")]
+    assert timeline.latest.value == 10000
+    # Not a question about cases: the two clauses alone decide, and they are not alike enough.
+    other = review("What did CDC data show?", answer, passages, fake_embedder, as_of="2022-08-12")
+    assert other.status == "ok" and [row.value for row in other.values] == [5000]
