@@ -6,14 +6,18 @@ written by hand: same_quantity (the same measured thing, whenever), same_period 
 time), conflict (both, and the values differ). The articles are those of the RealTimeQA dev and train
 corpora (kept outside the repository: their text is never committed) and the seed corpus.
 
-    python -m bench.guard_pairs            # learn thresholds on the train pairs, report on the dev pairs
+    python -m bench.guard_pairs            # report rag/guard_alignment.json on train, dev and seed pairs
     python -m bench guard-pairs            # the same as one benchmark part
+    python -m bench.guard_pairs learn      # relearn the model on the train pairs, write rag/guard_alignment.json
     python -m bench.guard_pairs propose ~/.cache/rtqa-train OUT.jsonl   # candidate pairs to label
 
 Each figure is read as the guard reads it: the paragraph around it as a passage, dated by its
-article, and the pair is decided as `review` decides it: every figure of the two paragraphs is
-compared, two figures are one quantity when kind, unit, rate and modality agree and each is the
-other's best match above the threshold (`rag.guard._groups`), at one time by `rag.guard.same_time`.
+article, with the paragraphs before it that fit in a chunk, and the pair is decided as `review`
+decides it: every figure of the two passages is compared, two figures are one quantity when kind,
+unit, rate and modality agree and each is the other's best match by the learned model, scoring at
+least its threshold (`rag.guard._groups`), at one time by `rag.guard.same_time`. The model is a
+logistic regression (scikit-learn) over `rag.guard.pair_features`, learned on the train pairs; the
+figures the guard never compares (a dateline, the day a source spoke) count as not aligned.
 """
 
 from __future__ import annotations
@@ -140,10 +144,10 @@ def predict(pair: Pair, model: guard.Alignment, days: int | None = None) -> dict
     """What the guard decides for the pair: grouped as one quantity (each the other's best match
     among the two paragraphs' figures, scored by `model` at least its threshold), at one time, in
     conflict."""
-    saved = guard.SAME_MOMENT_DAYS
-    guard.SAME_MOMENT_DAYS = saved if days is None else days
     if pair.a is None or pair.b is None:
         return {"same_quantity": False, "same_period": False, "conflict": False}
+    saved = guard.SAME_MOMENT_DAYS
+    guard.SAME_MOMENT_DAYS = saved if days is None else days
     try:
         score = guard._scores(pair.mentions, pair.similarity, model)
         groups = guard._groups(pair.mentions, score, model)
