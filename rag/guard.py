@@ -7,12 +7,14 @@ duration, a rank, a score, a date), its unit, its rate ("per year"), its modalit
 amount, a maximum or possibility such as "up to" or "faces", a forecast such as "is expected to",
 or a cap or limit) and its period, the time the text says it describes ("in Q1 2021", "so far this
 year") or else the day its article was published. Two figures from different documents are taken
-for one quantity when kind, unit, rate and modality agree and their clauses (the figure masked) are
-each other's best match, likely enough by a model learned on labelled pairs: the clauses' cosine, the
-names their sentences, passages and titles share, and how far apart the articles were published. One quantity with different values in
-the same period is a conflict; in different periods it is a timeline (status "changed"). Dates are
-compared across outlets too, resolved to the calendar at the precision the text gives: two dates of
-one event (aligned the same way) disagree when they cannot be the same day.
+for one quantity when kind, unit, rate and modality agree and each is the other's best match, likely
+enough by a model learned on labelled pairs (`pair_features`: the cosine of their clauses with the
+figure masked, the names their sentences, passages and subjects share, the words next to them, their
+titles, how far apart the articles were published); a figure of what the question asks for is also
+matched with another document's that answers the question as well. One quantity with different
+values in the same period is a conflict; in different periods it is a timeline (status "changed").
+Dates are compared across outlets too, resolved to the calendar at the precision the text gives:
+two dates of one event (aligned the same way) disagree when they cannot be the same day.
 
     report = review(question, answer, passages, embedder, as_of=date(2022, 8, 5))
     if report.summary():
@@ -46,8 +48,8 @@ from .text import CITATION, FUNCTION_WORDS, UnionFind, cited_numbers, words
 # features of `pair_features` (the masked clauses' cosine with all-MiniLM-L6-v2, shared names,
 # title words, days apart), learned with scikit-learn on the hand-labelled figure pairs of the
 # RealTimeQA train corpus (bench/guard_pairs.jsonl, split "train") and reported on the dev pairs:
-# `python -m bench.guard_pairs learn` writes its weights and threshold to this file, with the
-# figures they were measured at; bench/RESULTS.md keeps them.
+# `python -m bench.guard_pairs learn` writes its weights and thresholds (amounts; dates and years) to
+# this file, with the figures they were measured at; bench/RESULTS.md keeps them.
 ALIGNMENT_FILE = Path(__file__).with_name("guard_alignment.json")
 # Days apart within which two figures dated only by their articles' publication (or by "as of" a
 # day) describe the same moment (train: the same_period labels of pairs one to three days apart).
@@ -348,7 +350,7 @@ def _content_words(text: str) -> list[str]:
 
 
 def _modality(q: Quantity, before: str) -> Modality:
-    if q.kind in _TIMES:  # a date is when something happened or is to happen, never a cap ("limits imposed in 2017")
+    if q.kind in _TIMES:  # when something happened or is to happen, never a cap ("a limit imposed in 2017")
         return "forecast" if _FORECAST.search(before) or _POSSIBLE.search(before) else "actual"
     if q.qualifier == "no more than" or _LIMIT.search(before):
         return "limit"
