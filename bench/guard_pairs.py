@@ -58,7 +58,6 @@ FEATURES = (
     "words next to the figure",
     "title words",
     "log days apart",
-    "date or year",
 )
 THRESHOLDS = [round(0.05 * step, 2) for step in range(1, 20)]
 DAYS = [0, 1, 2, 3, 7, 14]
@@ -195,7 +194,7 @@ def examples(pairs: list[Pair]) -> tuple[np.ndarray, np.ndarray]:
     return np.array(rows), np.array(labels)
 
 
-def fit(pairs: list[Pair], c: float = 1.0) -> guard.Alignment:
+def fit(pairs: list[Pair], c: float = 1.0) -> guard.Regression:
     """A logistic regression (scikit-learn) on standardised features, its weights folded back onto
     the raw features; the threshold is set by `learn`."""
     from sklearn.linear_model import LogisticRegression
@@ -206,30 +205,33 @@ def fit(pairs: list[Pair], c: float = 1.0) -> guard.Alignment:
     regression = LogisticRegression(C=c).fit(scaler.transform(features), labels)
     weights = regression.coef_[0] / scaler.scale_
     intercept = float(regression.intercept_[0] - weights @ scaler.mean_)
-    return guard.Alignment(FEATURES, tuple(round(float(w), 4) for w in weights), round(intercept, 4), 0.5, 0.5)
+    return guard.Regression(tuple(round(float(w), 4) for w in weights), round(intercept, 4), 0.5)
 
 
 def learn(pairs: list[Pair], seeds: list[Pair]) -> tuple[guard.Alignment, int]:
-    """The model learned on `pairs`, with a threshold for amounts and one for dates and years, each
-    chosen on the pairs of its kind among those that keep finding the seeds' conflict. Amounts: the
-    one that meets the goals for same_quantity (precision >= 0.95, recall >= 0.9) with the best
+    """A model for amounts and one for dates and years, each learned on the train pairs of its kind,
+    with the threshold chosen on them among those that keep finding the seeds' conflict. Amounts:
+    the one that meets the goals for same_quantity (precision >= 0.95, recall >= 0.9) with the best
     recall, else the one of best F1. Dates and years: the best recall at a precision of at least
-    0.95, else the best precision, because two dates wrongly joined are a false conflict (at the F1
-    threshold two dev answers showed one: a landing day against a departure day, a title year
-    against another). Then the days within which two moments are one, with the best recall of
-    same_period at a precision of at least 0.95."""
-    model = fit(pairs)
-    for field, times in (("threshold", False), ("event_threshold", True)):
+    0.95, else the best precision, because two dates wrongly joined are a false conflict (with one
+    model for both kinds, at the F1 threshold, two dev answers showed one: a landing day against a
+    departure day, a title year against another). Then the days within which two moments are one,
+    with the best recall of same_period at a precision of at least 0.95."""
+    placeholder = guard.Regression((0.0,) * len(FEATURES), 0.0, 0.5)
+    model = guard.Alignment(FEATURES, placeholder, placeholder)
+    for kind, times in (("amounts", False), ("dates", True)):
         subset = [p for p in pairs if p.a is not None and (p.mentions[p.a].quantity.kind in guard._TIMES) == times]
-        models = [replace(model, **{field: t}) for t in THRESHOLDS]
+        fitted = fit(subset)
+        models = [replace(model, **{kind: replace(fitted, threshold=t)}) for t in THRESHOLDS]
         models = [m for m in models if scores(seeds, m)["conflict"][1] == 1.0] or models
 
-        def key(candidate: guard.Alignment, subset=subset, field=field, times=times) -> tuple[bool, float, float]:
+        def key(candidate: guard.Alignment, subset=subset, kind=kind, times=times) -> tuple[bool, float, float]:
             precision, recall, _ = scores(subset, candidate)["same_quantity"]
+            threshold = getattr(candidate, kind).threshold
             if times:
-                return precision >= 0.95, recall if precision >= 0.95 else precision, getattr(candidate, field)
+                return precision >= 0.95, recall if precision >= 0.95 else precision, threshold
             met = precision >= 0.95 and recall >= 0.9
-            return met, recall if met else 2 * precision * recall / (precision + recall or 1), getattr(candidate, field)
+            return met, recall if met else 2 * precision * recall / (precision + recall or 1), threshold
 
         model = max(models, key=key)
 
@@ -251,14 +253,15 @@ def write(model: guard.Alignment, splits: dict[str, list[Pair]]) -> None:
         }
     data = {
         "about": "Alignment of figures across articles (rag/guard.py, pair_features): logistic regression learned "
-        "on the train pairs of bench/guard_pairs.jsonl by `python -m bench.guard_pairs learn`; thresholds on the "
-        "train pairs of each kind, keeping the seeds' conflict: amounts, best same-quantity recall at precision >= "
-        "0.95 and recall >= 0.9, else best F1; dates and years, best recall at precision >= 0.95.",
+        "on the train pairs of bench/guard_pairs.jsonl by `python -m bench.guard_pairs learn`, one for amounts "
+        "and one for dates and years, each with its threshold chosen on the train pairs of its kind, keeping the "
+        "seeds' conflict: amounts, best same-quantity recall at precision >= 0.95 and recall >= 0.9, else best F1; "
+        "dates and years, best recall at precision >= 0.95.",
         "features": list(model.features),
-        "weights": list(model.weights),
-        "intercept": model.intercept,
-        "threshold": model.threshold,
-        "event_threshold": model.event_threshold,
+        **{
+            kind: {"weights": list(m.weights), "intercept": m.intercept, "threshold": m.threshold}
+            for kind, m in (("amounts", model.amounts), ("dates", model.dates))
+        },
         "measured": measured,
     }
     guard.ALIGNMENT_FILE.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
@@ -282,14 +285,16 @@ def run(retrain: bool = False) -> list[Figure]:
         Figure(
             "guard pairs",
             "learned on train: thresholds amounts / dates; days",
-            f"{learned.threshold} / {learned.event_threshold}; {days}",
+            f"{learned.amounts.threshold} / {learned.dates.threshold}; {days}",
         ),
         Figure(
             "guard pairs",
             "in rag/guard_alignment.json: thresholds amounts / dates; SAME_MOMENT_DAYS",
-            f"{model.threshold} / {model.event_threshold}; {guard.SAME_MOMENT_DAYS}",
+            f"{model.amounts.threshold} / {model.dates.threshold}; {guard.SAME_MOMENT_DAYS}",
         ),
-        Figure("guard pairs", "weights " + ", ".join(model.features), ", ".join(f"{w:.2f}" for w in model.weights)),
+        Figure("guard pairs", "features", ", ".join(model.features)),
+        Figure("guard pairs", "weights, amounts", ", ".join(f"{w:.2f}" for w in model.amounts.weights)),
+        Figure("guard pairs", "weights, dates and years", ", ".join(f"{w:.2f}" for w in model.dates.weights)),
     ]
     for split, pairs in splits.items():
         for key, (precision, recall, positives) in scores(pairs, model).items():
@@ -303,7 +308,11 @@ def run(retrain: bool = False) -> list[Figure]:
     for threshold in THRESHOLDS:
         cells = []
         for pairs in splits.values():
-            swept = replace(model, threshold=threshold, event_threshold=threshold)
+            swept = replace(
+                model,
+                amounts=replace(model.amounts, threshold=threshold),
+                dates=replace(model.dates, threshold=threshold),
+            )
             precision, recall, _ = scores(pairs, swept)["same_quantity"]
             cells.append(f"{precision:.2f} / {recall:.2f}")
         print(f"    {threshold:.2f}: " + " | ".join(cells))

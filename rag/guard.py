@@ -469,10 +469,10 @@ def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
 
 def pair_features(a: _Mention, b: _Mention, cosine: float) -> list[float]:
     """What tells whether two figures of different articles are one quantity, in the order of
-    `ALIGNMENT_FILE`'s "features": the masked clauses' cosine; the names shared by their sentences
-    and by their passages; the words next to the figures they share; the words of their articles'
-    titles they share; how many days apart the articles were published;
-    and whether the figures are dates or years."""
+    `ALIGNMENT_FILE`'s "features": the masked clauses' cosine; how much the names of their
+    sentences, of their passages and of their subjects agree; the words next to the figures they
+    share; the words of their articles' titles they share; how many days apart the articles were
+    published."""
     published = [_published(m.passage) for m in (a, b)]
     days = abs((published[0] - published[1]).days) if None not in published else 0
     return [
@@ -483,7 +483,6 @@ def pair_features(a: _Mention, b: _Mention, cosine: float) -> list[float]:
         _overlap(a.near, b.near),
         _overlap(_title_words(a.passage.title), _title_words(b.passage.title)),
         math.log1p(days),
-        float(a.quantity.kind in _TIMES),
     ]
 
 
@@ -505,29 +504,38 @@ def _similarities(mentions: Sequence[_Mention], embedder: Embedder) -> np.ndarra
 
 
 @dataclass(frozen=True)
-class Alignment:
+class Regression:
     """A logistic regression over `pair_features`: how likely two figures are one quantity."""
 
-    features: tuple[str, ...]
     weights: tuple[float, ...]
     intercept: float
     threshold: float  # the probability from which two mutual best matches are one quantity
-    event_threshold: float  # the same for two dates or years: from which they date one event
-
-    def threshold_of(self, m: _Mention) -> float:
-        return self.event_threshold if m.quantity.kind in _TIMES else self.threshold
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-(features @ np.asarray(self.weights) + self.intercept)))
 
 
+@dataclass(frozen=True)
+class Alignment:
+    """The learned models: one for amounts, one for dates and years (whether they date one event)."""
+
+    features: tuple[str, ...]
+    amounts: Regression
+    dates: Regression
+
+    def of(self, m: _Mention) -> Regression:
+        return self.dates if m.quantity.kind in _TIMES else self.amounts
+
+
 @lru_cache(maxsize=1)
 def alignment() -> Alignment:
-    """The learned model of ALIGNMENT_FILE."""
+    """The learned models of ALIGNMENT_FILE."""
     data = json.loads(ALIGNMENT_FILE.read_text(encoding="utf-8"))
-    return Alignment(
-        tuple(data["features"]), tuple(data["weights"]), data["intercept"], data["threshold"], data["event_threshold"]
-    )
+    models = {
+        kind: Regression(tuple(data[kind]["weights"]), data[kind]["intercept"], data[kind]["threshold"])
+        for kind in ("amounts", "dates")
+    }
+    return Alignment(tuple(data["features"]), **models)
 
 
 def _scores(mentions: Sequence[_Mention], similarity: np.ndarray, model: Alignment) -> np.ndarray:
@@ -542,8 +550,16 @@ def _scores(mentions: Sequence[_Mention], similarity: np.ndarray, model: Alignme
     if pairs:
         rows, columns = zip(*pairs)
         features = np.array([pair_features(mentions[i], mentions[j], float(similarity[i, j])) for i, j in pairs])
-        score[rows, columns] = score[columns, rows] = model.probabilities(features)
+        times = np.array([mentions[i].quantity.kind in _TIMES for i in rows])
+        probabilities = np.where(times, model.dates.probabilities(features), model.amounts.probabilities(features))
+        # Copies of one story (one group, edited or not) state one figure where their clauses are the same.
+        copies = np.array([_copied(mentions[i], mentions[j]) for i, j in pairs])
+        score[rows, columns] = score[columns, rows] = np.where(copies, 1.0, probabilities)
     return score
+
+
+def _copied(a: _Mention, b: _Mention) -> bool:
+    return a.passage.group == b.passage.group and a.clause == b.clause
 
 
 def _groups(mentions: Sequence[_Mention], score: np.ndarray, model: Alignment) -> list[set[int]]:
@@ -563,7 +579,7 @@ def _groups(mentions: Sequence[_Mention], score: np.ndarray, model: Alignment) -
     for left, right in combinations(by_source.values(), 2):
         for i in left:
             j = best(i, right)
-            if j is not None and best(j, left) == i and score[i, j] >= model.threshold_of(mentions[i]):
+            if j is not None and best(j, left) == i and score[i, j] >= model.of(mentions[i]).threshold:
                 quantities.join(i, j)
     return [set(group) for group in quantities.groups().values()]
 
@@ -831,7 +847,7 @@ def _rival_answers(
     for i in (i for i in answering if i in anchors and relevance[i] >= MIN_RELEVANCE):
         for j in answering:
             if score[i, j] >= 0 and relevance[j] >= SECOND_SENTENCE_SHARE * relevance[i]:
-                score[i, j] = score[j, i] = max(score[i, j], model.threshold_of(mentions[i]))
+                score[i, j] = score[j, i] = max(score[i, j], model.of(mentions[i]).threshold)
 
 
 def _restates(a: _Mention, b: _Mention) -> bool:

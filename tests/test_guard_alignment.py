@@ -5,6 +5,7 @@ of a figure (fake embedder)."""
 
 import json
 
+import numpy as np
 import pytest
 
 from rag import guard
@@ -33,8 +34,9 @@ def test_names_are_capitalised_words_and_acronyms_not_a_sentences_first_word():
 def test_the_learned_model_is_read_from_its_file_with_what_it_was_measured_on():
     data = json.loads(ALIGNMENT_FILE.read_text(encoding="utf-8"))
     model = alignment()
-    assert len(model.weights) == len(model.features) == len(data["features"])
-    assert 0 < model.threshold < 1 and 0 < model.event_threshold < 1
+    for regression in (model.amounts, model.dates):
+        assert len(regression.weights) == len(model.features) == len(data["features"])
+        assert 0 < regression.threshold < 1
     assert {"train", "dev", "seeds"} <= set(data["measured"])
 
 
@@ -49,8 +51,8 @@ def test_features_tell_one_persons_sentence_from_anothers():
     subject, title = guard_feature("subject names"), guard_feature("title words")
     assert same[subject] == 1.0 and other[subject] == -1.0
     assert same[title] > other[title]
-    model = alignment()
-    assert model.probabilities(pair_features(a, b, 0.9)) > model.probabilities(pair_features(a, c, 0.9))
+    amounts = alignment().amounts
+    assert amounts.probabilities(np.array(same)) > amounts.probabilities(np.array(other))
 
 
 def guard_feature(name):
