@@ -96,7 +96,7 @@ def test_a_figure_question_gets_only_figures_of_its_kind():
 
 def test_features_say_type_nearness_and_agreement_across_stories():
     question = "Which state rejected the amendment on Tuesday?"
-    passages = [passage(KANSAS, 1), passage("Voters in Kansas turned out in large numbers.", 2)]
+    passages = [passage(KANSAS, 1), passage("Voters in Kansas rejected it in large numbers.", 2)]
     candidates = {c.text: c for c in find_candidates(question, passages, FakeEmbedder()) if c.n == 1}
     kansas, constitution = candidates["Kansas"], candidates["state constitution"]
     assert kansas.features["type=which_place|GPE"] == 1.0
