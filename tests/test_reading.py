@@ -177,3 +177,40 @@ def test_a_shortened_name_is_answered_in_full_from_a_sentence_that_states_it():
     ranker = Ranker({"type=which_person|PERSON": 3.0, "sentence_overlap": 4.0}, bias=-2.0, threshold=0.1)
     reading = read("Which tennis player will retire?", [passage(first + " " + later)], FakeEmbedder(), ranker=ranker)
     assert reading.short == "Serena Williams" and reading.sentences[0].text == first
+
+
+def test_when_is_answered_by_a_date_and_who_never_by_a_figure():
+    text = "The new task force held its first meeting on Tuesday in Washington, said Kim, who counted 12 delegates."
+    when = {c.kind for c in find_candidates("When did the task force first meet?", [passage(text)], FakeEmbedder())}
+    assert when and when <= {"DATE", "TIME"}
+    who = find_candidates("Who counted the delegates at the meeting?", [passage(text)], FakeEmbedder())
+    assert who and not any(c.text.startswith("12") or c.kind == "DATE" for c in who)
+
+
+def test_a_cap_answers_what_is_allowed_never_what_happened():
+    actual = "Customs data show North Korea imported 1.2 million barrels of refined oil in 2019."
+    passages = [passage(CAP, 1), passage(actual, 2)]
+    happened = {
+        c.text for c in find_candidates("How much refined oil did North Korea import?", passages, FakeEmbedder())
+    }
+    assert not any("500,000" in t for t in happened) and any("1.2 million" in t for t in happened)
+    allowed = "How many barrels of refined oil may North Korea import under the cap?"
+    assert any("500,000" in c.text for c in find_candidates(allowed, passages, FakeEmbedder()))
+
+
+def test_a_sentence_stating_the_asked_period_says_so_and_one_of_another_period_is_left_out():
+    q1_2021 = passage("Acme reported revenue of $3 billion in the first quarter of 2021.", 1)
+    q1_2023 = passage("Acme reported revenue of $5 billion in the first quarter of 2023.", 2)
+    undated = passage("Acme's revenue was $4 billion, the company said.", 3)
+    question = "What revenue did Acme report in the first quarter of 2021?"
+    found = {c.text: c for c in find_candidates(question, [q1_2021, q1_2023, undated], FakeEmbedder())}
+    assert found["$3 billion"].features["states_asked_period"] == 1.0
+    assert found["$4 billion"].features["states_asked_period"] == 0.0
+    assert "$5 billion" not in found
+
+
+def test_a_passage_sharing_no_word_with_the_question_is_not_read():
+    question = "Сколько нефтепродуктов импортировала Северная Корея в 2023 году?"
+    assert (
+        find_candidates(question, [passage("North Korea imported 1.5 million barrels in 2023.")], FakeEmbedder()) == []
+    )
