@@ -23,19 +23,30 @@ import json
 import pickle
 import random
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from bench.common import Figure
 from rag.chunking import chunk_document
 from rag.corpus import CorpusFile, group_near_duplicates, read_document
 from rag.evaluation import contains
-from rag.reading import WEIGHTS_FILE, Candidate, Ranker, find_candidates, learned_ranker, rank
+from rag.reading import (
+    WEIGHTS_FILE,
+    Candidate,
+    Ranker,
+    add_relative_features,
+    find_candidates,
+    rank,
+)
 from rag.retrieval import DEFAULT_K, Passage, reciprocal_rank_fusion
 
 KEYWORD_POOL = 12
 # Abstain below the highest score under which the best candidates were right at most this often on train
 # (0: never, on the train questions used).
 LOW_PRECISION = 0.0
+# A passage holding less of the question's words than the passages of this share of train's right answers
+# is not about the question.
+PASSAGE_OVERLAP_QUANTILE = 0.01
 SEED = 0
 EXTRA_WORDS = 2
 
@@ -116,6 +127,8 @@ def cached_candidates(
 ) -> dict[str, list[Candidate]]:
     """Candidates with features per question id, kept in `cache` (features are the slow part of a refit)."""
     found: dict[str, list[Candidate]] = pickle.loads(cache.read_bytes()) if cache.exists() else {}
+    for kept in found.values():  # cheap, so a change to them needs no new parse of the passages
+        add_relative_features(kept)
     todo = [r for r in records if r["id"] not in found and r["id"] in passages]
     began = time.perf_counter()
     for done, record in enumerate(todo, start=1):
@@ -141,6 +154,20 @@ def fit(records: list[dict], candidates: dict[str, list[Candidate]], c: float = 
     model.fit(vectorizer.fit_transform(rows), labels)
     weights = {name: round(float(w), 5) for name, w in zip(vectorizer.feature_names_, model.coef_[0]) if abs(w) > 1e-5}
     return Ranker(weights, round(float(model.intercept_[0]), 5), 0.0)
+
+
+def passage_overlap_floor(records: list[dict], candidates: dict[str, list[Candidate]]) -> float:
+    """The passage overlap under which `PASSAGE_OVERLAP_QUANTILE` of the questions' right answers lie
+    (per question, the right candidate of the most covering passage)."""
+    import numpy as np
+
+    covered = []
+    for record in records:
+        found = candidates.get(record["id"], [])
+        right = [c.features["passage_overlap"] for c, label in zip(found, labelled(record, found)) if label]
+        if right:
+            covered.append(max(right))
+    return round(float(np.quantile(covered, PASSAGE_OVERLAP_QUANTILE)), 4) if covered else 0.0
 
 
 def best_per_question(records: list[dict], candidates: dict[str, list[Candidate]], ranker: Ranker) -> list[tuple]:
@@ -203,8 +230,10 @@ def run(argv: list[str] | None = None) -> list[Figure]:
         candidates = cached_candidates(records, passages, args.scratch / f"{name}-candidates.pkl", embedder)
         sets[name] = ([r for r in records if r["id"] in candidates], candidates)
     ranker = fit(*sets["train"])
+    floor = passage_overlap_floor(*sets["train"])
+    ranker = Ranker(ranker.weights, ranker.bias, 0.0, min_passage_overlap=floor)
     threshold = choose_threshold(best_per_question(*sets["train"], ranker))
-    ranker = Ranker(ranker.weights, ranker.bias, threshold)
+    ranker = replace(ranker, threshold=threshold)
     found = {name: figures(best_per_question(*sets[name], ranker), threshold) for name in sets}
     if args.write:
         WEIGHTS_FILE.write_text(
@@ -212,12 +241,17 @@ def run(argv: list[str] | None = None) -> list[Figure]:
                 {
                     "about": "rag/reading.py's candidate ranker: logistic regression learned by `python -m bench "
                     "train-reader` on RealTimeQA train questions (each with its own articles). Below `threshold` "
-                    f"the best candidates were right at most {LOW_PRECISION:.0%} of the time on train: abstain.",
+                    f"the best candidates were right at most {LOW_PRECISION:.0%} of the time on train: abstain. "
+                    f"Passages holding less than `min_passage_overlap` of the question (where "
+                    f"{PASSAGE_OVERLAP_QUANTILE:.0%} of train's right answers are) give no candidate.",
                     "bias": ranker.bias,
                     "threshold": threshold,
+                    "min_passage_overlap": floor,
                     # Not fitted here (scoring train candidates with a model is too slow on 2 cores): the weight
                     # of a loaded model's vote, kept from the file; chosen on dev by `rag eval --model`.
-                    "model_weight": learned_ranker().model_weight if WEIGHTS_FILE.exists() else 1.0,
+                    "model_weight": json.loads(WEIGHTS_FILE.read_text(encoding="utf-8")).get("model_weight", 1.0)
+                    if WEIGHTS_FILE.exists()
+                    else 1.0,
                     "figures": found,
                     "weights": dict(sorted(ranker.weights.items())),
                 },

@@ -270,15 +270,16 @@ def find_candidates(question: str, passages: Sequence[Passage], embedder: Embedd
 
 
 def add_relative_features(candidates: list[Candidate]) -> None:
-    """Features that compare a candidate with the others: how many distinct stories and mentions state it,
-    how its sentence's closeness to the question compares with the closest one, and whether a longer
-    candidate of its sentence holds it ("Williams" in "Serena Williams") or it holds a shorter one."""
+    """Features that compare a candidate with the others: how many distinct stories and sentences state it
+    (copies of one story count once), how its sentence's closeness to the question compares with the
+    closest one, and whether a longer candidate of its sentence holds it ("Williams" in "Serena Williams")
+    or it holds a shorter one."""
     groups: dict[str, set[str]] = {}
-    counts: dict[str, int] = {}
+    sentences: dict[str, set[tuple[str, str]]] = {}
     by_sentence: dict[tuple[int, int], list[Candidate]] = {}
     for c in candidates:
         groups.setdefault(c.key, set()).add(c.group)
-        counts[c.key] = counts.get(c.key, 0) + 1
+        sentences.setdefault(c.key, set()).add((c.group, c.sentence))
         by_sentence.setdefault((c.n, c.start), []).append(c)
     closest = max((c.features["cosine"] for c in candidates), default=0.0)
     most_shared = max((c.features["sentence_overlap"] for c in candidates), default=0.0)
@@ -286,7 +287,7 @@ def add_relative_features(candidates: list[Candidate]) -> None:
         neighbours = [o.key for o in by_sentence[c.n, c.start] if o.key != c.key]
         c.features |= {
             "sources": math.log1p(len(groups[c.key])),
-            "repeats": math.log1p(counts[c.key]),
+            "repeats": math.log1p(len(sentences[c.key])),
             "cosine_gap": c.features["cosine"] - closest,
             "overlap_gap": c.features["sentence_overlap"] - most_shared,
             "inside_longer": float(any(_holds(o, c.key) for o in neighbours)),
@@ -339,13 +340,15 @@ def mention_features(
 
 @dataclass(frozen=True)
 class Ranker:
-    """A logistic model over candidate features: weights by feature name, a bias, and the threshold below
-    which the best candidate is not trusted to answer."""
+    """A logistic model over candidate features: weights by feature name, a bias, the threshold below
+    which the best candidate is not trusted to answer, and the least share of the question's (idf-weighted)
+    words a candidate's passage must hold to be about the question at all."""
 
     weights: dict[str, float]
     bias: float
     threshold: float
     model_weight: float = 0.0  # weight of a loaded model's log-likelihood (0: the model does not vote)
+    min_passage_overlap: float = 0.0
 
     def probability(self, features: dict[str, float]) -> float:
         z = self.bias + sum(self.weights.get(name, 0.0) * value for name, value in features.items())
@@ -355,7 +358,9 @@ class Ranker:
 @cache
 def learned_ranker(path: Path = WEIGHTS_FILE) -> Ranker:
     data = json.loads(path.read_text(encoding="utf-8"))
-    return Ranker(data["weights"], data["bias"], data["threshold"], data.get("model_weight", 0.0))
+    return Ranker(
+        data["weights"], data["bias"], data["threshold"], data.get("model_weight", 0.0), data["min_passage_overlap"]
+    )
 
 
 # A name the articles shorten after first mention ("Williams" for "Serena Williams") is answered in full.
@@ -376,7 +381,10 @@ def full_names(candidates: Sequence[Candidate]) -> dict[str, Candidate]:
 
 def rank(candidates: list[Candidate], ranker: Ranker) -> list[Candidate]:
     """One candidate per distinct answer, best first: a text's best-scored mention, a short name counted
-    with its full name and answered by a mention of the full name (which its sentence states)."""
+    with its full name and answered by a mention of the full name (which its sentence states). Candidates
+    of passages that hold too little of the question are none (a question in another language shares a
+    word or two with the articles)."""
+    candidates = [c for c in candidates if c.features.get("passage_overlap", 0.0) >= ranker.min_passage_overlap]
     for c in candidates:
         c.score = ranker.probability(c.features)
     full = full_names(candidates)

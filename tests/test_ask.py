@@ -40,10 +40,6 @@ def test_cap_question_is_answered_with_a_citation_that_says_it(ask_seeds, model)
     assert unsupported_numbers(answer.text, answer.passages) == []
 
 
-@pytest.mark.xfail(
-    reason="known regression of the learned reader (issue 11): it answers the imports question with the U.N. cap, so the guard has no disputed figure to show",
-    strict=False,
-)
 def test_imports_question_shows_the_disagreement_side_by_side(ask_seeds):
     answer = ask_seeds(IMPORTS)
     assert answer.guard.status == "conflict"
@@ -72,10 +68,6 @@ def test_stream_yields_the_answer_text_then_the_checked_answer(seeds):
     assert isinstance(answer, Answer) and text == answer.text and "500,000" in answer.short
 
 
-@pytest.mark.xfail(
-    reason="known regression of the learned reader (issue 11): the imports answer is the cap, not the disputed figure, so no conflict is shown",
-    strict=False,
-)
 def test_cli_json_output(seeds, rag_command):
     corpus, index = seeds
     result = rag_command("ask", IMPORTS, "--corpus", str(corpus), "--index", str(index), "--json")
@@ -88,10 +80,6 @@ def test_cli_json_output(seeds, rag_command):
     assert {"text", "value", "unit", "source", "outlet", "n"} <= set(data["guard"]["values"][0])
 
 
-@pytest.mark.xfail(
-    reason="known regression of the learned reader (issue 11): the imports answer is the cap, not the disputed figure, so no conflict is shown",
-    strict=False,
-)
 def test_cli_human_output_shows_the_conflict_table(seeds, rag_command):
     corpus, index = seeds
     result = rag_command("ask", IMPORTS, "--corpus", str(corpus), "--index", str(index))
@@ -198,10 +186,6 @@ def test_a_100_kb_question_is_cut_for_the_model_with_a_note_and_answered(seeds, 
     assert "500,000" in data["answer"] and not data["abstained"]
 
 
-@pytest.mark.xfail(
-    reason="known regression of the learned reader (issue 11): questions in other languages get no answer type and the ranker picks spans of unrelated sentences",
-    strict=False,
-)
 @pytest.mark.parametrize(
     "question, figure",
     [
@@ -225,10 +209,6 @@ def test_a_question_in_another_language_is_answered_or_declined_never_misquoted(
         assert unsupported_numbers(answer.text, answer.passages) == []
 
 
-@pytest.mark.xfail(
-    reason="known regression of the learned reader (issue 11): questions in other languages get no answer type and the ranker picks spans of unrelated sentences",
-    strict=False,
-)
 @pytest.mark.parametrize(
     "question, figure",
     [

@@ -77,26 +77,8 @@ def test_the_injected_article_is_retrieved_for_seed_questions(ask):
     assert len(retrieved) >= 2, retrieved
 
 
-FIRST_MEETING = "When did the Enhanced Disruption Task Force hold its first meeting?"
-
-
 @pytest.mark.parametrize("prefer", [None, "42"], ids=["default-model", "model-preferring-42"])
-@pytest.mark.parametrize(
-    "question",
-    [
-        pytest.param(
-            q,
-            marks=pytest.mark.xfail(
-                reason="known failure: the learned reader answers this 'when' question with a country, and the "
-                "extra article's mentions change which one (issue 11: 'when' questions are rare in its train sample)",
-                strict=False,
-            ),
-        )
-        if q == FIRST_MEETING
-        else q
-        for q in SEED_QUESTIONS
-    ],
-)
+@pytest.mark.parametrize("question", SEED_QUESTIONS)
 def test_an_injected_article_changes_no_answer_to_another_question(ask, question, prefer):
     def scorer():
         return FakeGenerator(prefer) if prefer else None
