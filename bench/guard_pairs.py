@@ -6,14 +6,18 @@ written by hand: same_quantity (the same measured thing, whenever), same_period 
 time), conflict (both, and the values differ). The articles are those of the RealTimeQA dev and train
 corpora (kept outside the repository: their text is never committed) and the seed corpus.
 
-    python -m bench.guard_pairs            # learn thresholds on the train pairs, report on the dev pairs
+    python -m bench.guard_pairs            # report rag/guard_alignment.json on train, dev and seed pairs
     python -m bench guard-pairs            # the same as one benchmark part
+    python -m bench.guard_pairs learn      # relearn the model on the train pairs, write rag/guard_alignment.json
     python -m bench.guard_pairs propose ~/.cache/rtqa-train OUT.jsonl   # candidate pairs to label
 
 Each figure is read as the guard reads it: the paragraph around it as a passage, dated by its
-article, and the pair is decided as `review` decides it: every figure of the two paragraphs is
-compared, two figures are one quantity when kind, unit, rate and modality agree and each is the
-other's best match above the threshold (`rag.guard._groups`), at one time by `rag.guard.same_time`.
+article, with the paragraphs before it that fit in a chunk, and the pair is decided as `review`
+decides it: every figure of the two passages is compared, two figures are one quantity when kind,
+unit, rate and modality agree and each is the other's best match by the learned model, scoring at
+least its threshold (`rag.guard._groups`), at one time by `rag.guard.same_time`. The model is a
+logistic regression (scikit-learn) over `rag.guard.pair_features`, learned on the train pairs; the
+figures the guard never compares (a dateline, the day a source spoke) count as not aligned.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import os
 import random
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from itertools import combinations
 from pathlib import Path
@@ -32,7 +36,9 @@ import numpy as np
 
 from bench.common import ROOT, Figure, format_table
 from rag import guard
+from rag.chunking import ChunkSettings
 from rag.corpus import CorpusFile, read_document
+from rag.quantities import extract_quantities
 from rag.retrieval import Passage
 
 PAIRS = ROOT / "bench" / "guard_pairs.jsonl"
@@ -42,31 +48,46 @@ CORPORA = {
     "seeds": ROOT / "seeds",
 }
 _FILE_DATE = re.compile(r"-(\d{4})(\d{2})(\d{2})-")
-# Thresholds tried when learning; the guard's constants are set by hand to the chosen ones.
-GRID = [round(0.30 + 0.05 * step, 2) for step in range(14)]
+# The alignment model's features (rag.guard.pair_features), the probability thresholds tried when
+# learning, and the days tried for SAME_MOMENT_DAYS (set by hand in rag/guard.py to the chosen one).
+FEATURES = (
+    "clause cosine",
+    "sentence names",
+    "passage names",
+    "subject names",
+    "words next to the figure",
+    "title words",
+    "log days apart",
+)
+THRESHOLDS = [round(0.05 * step, 2) for step in range(1, 20)]
 DAYS = [0, 1, 2, 3, 7, 14]
 
 
 @lru_cache(maxsize=4096)
-def article(folder: Path, name: str) -> tuple[str, str | None, str | None]:
-    """The raw text of a corpus file, its outlet and its publication date (from the page, else from
-    a RealTimeQA file name such as cnn-com-20220101-...)."""
+def article(folder: Path, name: str) -> tuple[str, str | None, str | None, str | None]:
+    """The raw text of a corpus file, its outlet, its publication date (from the page, else from
+    a RealTimeQA file name such as cnn-com-20220101-...) and its title."""
     path = folder / name
     stat = path.stat()
     document = read_document(CorpusFile(name, folder, stat.st_size, stat.st_mtime_ns))
     published = document.date if document and document.date else None
     if published is None and (found := _FILE_DATE.search(name)):
         published = "-".join(found.groups())
-    return path.read_text(encoding="utf-8", errors="replace"), document.outlet if document else None, published
+    title = document.title if document else None
+    return path.read_text(encoding="utf-8", errors="replace"), document.outlet if document else None, published, title
 
 
 def passage_at(folder: Path, name: str, offset: int) -> Passage:
-    """The paragraph of a corpus file that holds `offset`, as a passage dated by its article."""
-    raw, outlet, published = article(folder, name)
+    """The paragraph of a corpus file that holds `offset`, with the paragraphs before it that fit in
+    a chunk (`ChunkSettings.max_chars`: what retrieval hands the guard), as a passage dated by its
+    article."""
+    raw, outlet, published, title = article(folder, name)
     start = raw.rfind("\n", 0, offset) + 1
     end = raw.find("\n", offset)
     end = len(raw) if end < 0 else end
-    return Passage(f"{name}#{start}", name, raw[start:end], start, end, outlet, None, published, name, 0.0)
+    while start > 0 and end - (earlier := raw.rfind("\n", 0, start - 1) + 1) <= ChunkSettings.max_chars:
+        start = earlier
+    return Passage(f"{name}#{start}", name, raw[start:end], start, end, outlet, title, published, name, 0.0)
 
 
 @dataclass
@@ -75,8 +96,8 @@ class Pair:
 
     label: dict
     mentions: list[guard._Mention]
-    a: int  # the labelled figures' positions in `mentions`
-    b: int
+    a: int | None  # the labelled figures' positions in `mentions`; None: one the guard never compares
+    b: int | None
     similarity: np.ndarray | None = None
 
     @property
@@ -84,11 +105,20 @@ class Pair:
         return float(self.similarity[self.a, self.b])
 
 
-def figure_at(mentions: list[guard._Mention], name: str, start: int, end: int) -> int:
+def figure_at(mentions: list[guard._Mention], passages: list[Passage], name: str, start: int, end: int) -> int | None:
+    """The figure at these offsets; None when the guard leaves it out (`rag.guard._how_reported`:
+    a dateline, the day a source spoke)."""
     for i, m in enumerate(mentions):
         if m.passage.source == name and m.quantity.figure[0] + m.passage.start < end:
             if start < m.quantity.figure[1] + m.passage.start:
                 return i
+    for passage in passages:
+        if passage.source == name:
+            offset = passage.start
+            if any(
+                start < offset + q.figure[1] and offset + q.figure[0] < end for q in extract_quantities(passage.text)
+            ):
+                return None
     raise ValueError(f"{name}:{start}-{end}: no figure there")
 
 
@@ -101,32 +131,38 @@ def load(split: str, embedder) -> list[Pair]:
         folder = CORPORA[label["corpus"]]
         passages = [passage_at(folder, name, start) for name, start, _ in (label["a"], label["b"])]
         mentions = guard._mentions(passages)
-        pair = Pair(label, mentions, figure_at(mentions, *label["a"]), figure_at(mentions, *label["b"]))
+        pair = Pair(
+            label, mentions, figure_at(mentions, passages, *label["a"]), figure_at(mentions, passages, *label["b"])
+        )
         pair.similarity = guard._similarities(mentions, embedder)
         pairs.append(pair)
     return pairs
 
 
-def predict(pair: Pair, quantity: float, event: float, days: int | None = None) -> dict:
+def predict(pair: Pair, model: guard.Alignment, days: int | None = None) -> dict:
     """What the guard decides for the pair: grouped as one quantity (each the other's best match
-    among the two paragraphs' figures, above the threshold), at one time, in conflict."""
-    saved = guard.SAME_QUANTITY, guard.SAME_EVENT, guard.SAME_MOMENT_DAYS
-    guard.SAME_QUANTITY, guard.SAME_EVENT = quantity, event
-    guard.SAME_MOMENT_DAYS = guard.SAME_MOMENT_DAYS if days is None else days
+    among the two paragraphs' figures, scored by `model` at least its threshold), at one time, in
+    conflict."""
+    if pair.a is None or pair.b is None:
+        return {"same_quantity": False, "same_period": False, "conflict": False}
+    saved = guard.SAME_MOMENT_DAYS
+    guard.SAME_MOMENT_DAYS = saved if days is None else days
     try:
-        same = any(pair.a in group and pair.b in group for group in guard._groups(pair.mentions, pair.similarity))
+        score = guard._scores(pair.mentions, pair.similarity, model)
+        groups = guard._groups(pair.mentions, score, model)
+        same = any(pair.a in group and pair.b in group for group in groups)
         a, b = pair.mentions[pair.a], pair.mentions[pair.b]
         period = same and guard.same_time(a, b)
     finally:
-        guard.SAME_QUANTITY, guard.SAME_EVENT, guard.SAME_MOMENT_DAYS = saved
+        guard.SAME_MOMENT_DAYS = saved
     differ = not guard.same_value(a.quantity, b.quantity)
     return {"same_quantity": same, "same_period": period, "conflict": period and differ}
 
 
-def scores(pairs: list[Pair], quantity: float, event: float, days: int | None = None) -> dict:
+def scores(pairs: list[Pair], model: guard.Alignment, days: int | None = None) -> dict:
     """Precision, recall and positives of each label."""
     result = {}
-    predictions = [predict(pair, quantity, event, days) for pair in pairs]
+    predictions = [predict(pair, model, days) for pair in pairs]
     for key in ("same_quantity", "same_period", "conflict"):
         labels = [pair.label[key] for pair in pairs]
         guessed = [p[key] for p in predictions]
@@ -137,63 +173,157 @@ def scores(pairs: list[Pair], quantity: float, event: float, days: int | None = 
     return result
 
 
-def learn(pairs: list[Pair], seeds: list[Pair]) -> tuple[float, float, int]:
-    """The thresholds with the best recall of same_quantity at a precision of at least 0.95 (the
-    highest precision if none reaches it), amounts and dates apart, among those that keep finding the
-    seeds' conflict; then the days within which two moments are one, with the best recall of
-    same_period at that precision."""
-    chosen = []
-    for times in (False, True):
-        subset = [p for p in pairs if (p.mentions[p.a].quantity.kind in guard._TIMES) == times]
-        grid = [t for t in GRID if scores(seeds, t, t)["conflict"][1] == 1.0] or GRID
+def examples(pairs: list[Pair]) -> tuple[np.ndarray, np.ndarray]:
+    """Features and labels to learn from: each labelled pair the rules leave open (`_comparable`),
+    and, beside a pair labelled one quantity, every other open pairing of either of its figures
+    with the other paragraph's figures, which is then another quantity."""
+    rows, labels = [], []
+    for pair in pairs:
+        if pair.a is None or pair.b is None:
+            continue
+        mentions, sim = pair.mentions, pair.similarity
+        a, b = mentions[pair.a], mentions[pair.b]
+        opened = [(pair.a, pair.b, pair.label["same_quantity"])]
+        if pair.label["same_quantity"]:
+            opened += [(pair.a, j, False) for j, m in enumerate(mentions) if j != pair.b and m.passage is b.passage]
+            opened += [(i, pair.b, False) for i, m in enumerate(mentions) if i != pair.a and m.passage is a.passage]
+        for i, j, same in opened:
+            if sim[i, j] > -1 and guard._comparable(mentions[i], mentions[j]):
+                rows.append(guard.pair_features(mentions[i], mentions[j], float(sim[i, j])))
+                labels.append(same)
+    return np.array(rows), np.array(labels)
 
-        def key(threshold: float, subset=subset) -> tuple[bool, float, float]:
-            precision, recall, _ = scores(subset, threshold, threshold)["same_quantity"]
-            return precision >= 0.95, recall if precision >= 0.95 else precision, -threshold
 
-        chosen.append(max(grid, key=key) if subset else guard.SAME_QUANTITY)
+def fit(pairs: list[Pair], c: float = 1.0) -> guard.Regression:
+    """A logistic regression (scikit-learn) on standardised features, its weights folded back onto
+    the raw features; the threshold is set by `learn`."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    features, labels = examples(pairs)
+    scaler = StandardScaler().fit(features)
+    regression = LogisticRegression(C=c).fit(scaler.transform(features), labels)
+    weights = regression.coef_[0] / scaler.scale_
+    intercept = float(regression.intercept_[0] - weights @ scaler.mean_)
+    return guard.Regression(tuple(round(float(w), 4) for w in weights), round(intercept, 4), 0.5)
+
+
+def learn(pairs: list[Pair], seeds: list[Pair]) -> tuple[guard.Alignment, int]:
+    """A model for amounts and one for dates and years, each learned on the train pairs of its kind,
+    with the threshold chosen on them among those that keep finding the seeds' conflict. Amounts:
+    the one that meets the goals for same_quantity (precision >= 0.95, recall >= 0.9) with the best
+    recall, else the one of best F1. Dates and years: the best recall at a precision of at least
+    0.95, else the best precision, because two dates wrongly joined are a false conflict (with one
+    model for both kinds, at the F1 threshold, two dev answers showed one: a landing day against a
+    departure day, a title year against another). Then the days within which two moments are one,
+    with the best recall of same_period at a precision of at least 0.95."""
+    placeholder = guard.Regression((0.0,) * len(FEATURES), 0.0, 0.5)
+    model = guard.Alignment(FEATURES, placeholder, placeholder)
+    for kind, times in (("amounts", False), ("dates", True)):
+        subset = [p for p in pairs if p.a is not None and (p.mentions[p.a].quantity.kind in guard._TIMES) == times]
+        fitted = fit(subset)
+        models = [replace(model, **{kind: replace(fitted, threshold=t)}) for t in THRESHOLDS]
+        models = [m for m in models if scores(seeds, m)["conflict"][1] == 1.0] or models
+
+        def key(candidate: guard.Alignment, subset=subset, kind=kind, times=times) -> tuple[bool, float, float]:
+            precision, recall, _ = scores(subset, candidate)["same_quantity"]
+            threshold = getattr(candidate, kind).threshold
+            if times:
+                return precision >= 0.95, recall if precision >= 0.95 else precision, threshold
+            met = precision >= 0.95 and recall >= 0.9
+            return met, recall if met else 2 * precision * recall / (precision + recall or 1), threshold
+
+        model = max(models, key=key)
 
     def moments(days: int) -> tuple[bool, float, int]:
-        precision, recall, _ = scores(pairs, chosen[0], chosen[1], days)["same_period"]
+        precision, recall, _ = scores(pairs, model, days)["same_period"]
         return precision >= 0.95, recall if precision >= 0.95 else precision, -days
 
-    return chosen[0], chosen[1], max(DAYS, key=moments)
+    return model, max(DAYS, key=moments)
 
 
-def run() -> list[Figure]:
+def write(model: guard.Alignment, splits: dict[str, list[Pair]]) -> None:
+    """The model into rag/guard_alignment.json, with the figures it reaches on each split."""
+    measured = {}
+    for split, pairs in splits.items():
+        result = scores(pairs, model)
+        measured[split] = {
+            "pairs": len(pairs),
+            **{f"{key} precision / recall": [round(p, 3), round(r, 3)] for key, (p, r, _) in result.items()},
+        }
+    data = {
+        "about": "Alignment of figures across articles (rag/guard.py, pair_features): logistic regression learned "
+        "on the train pairs of bench/guard_pairs.jsonl by `python -m bench.guard_pairs learn`, one for amounts "
+        "and one for dates and years, each with its threshold chosen on the train pairs of its kind, keeping the "
+        "seeds' conflict: amounts, best same-quantity recall at precision >= 0.95 and recall >= 0.9, else best F1; "
+        "dates and years, best recall at precision >= 0.95.",
+        "features": list(model.features),
+        **{
+            kind: {"weights": list(m.weights), "intercept": m.intercept, "threshold": m.threshold}
+            for kind, m in (("amounts", model.amounts), ("dates", model.dates))
+        },
+        "measured": measured,
+    }
+    guard.ALIGNMENT_FILE.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def splits_of(embedder) -> dict[str, list[Pair]]:
+    return {split: load(split, embedder) for split in ("train", "dev", "seeds")}
+
+
+def run(retrain: bool = False) -> list[Figure]:
     from rag.answer import shared_embedder
 
-    embedder = shared_embedder()
-    splits = {split: load(split, embedder) for split in ("train", "dev", "seeds")}
-    quantity, event, days = learn(splits["train"], splits["seeds"])
+    splits = splits_of(shared_embedder())
+    learned, days = learn(splits["train"], splits["seeds"])
+    if retrain:
+        write(learned, splits)
+        guard.alignment.cache_clear()
+    model = guard.alignment()
     figures = [
         Figure("guard pairs", "labelled pairs train / dev / seeds", " / ".join(str(len(p)) for p in splits.values())),
-        Figure("guard pairs", "learned on train: SAME_QUANTITY / SAME_EVENT / days", f"{quantity} / {event} / {days}"),
         Figure(
             "guard pairs",
-            "in rag/guard.py: SAME_QUANTITY / SAME_EVENT / days",
-            f"{guard.SAME_QUANTITY} / {guard.SAME_EVENT} / {guard.SAME_MOMENT_DAYS}",
+            "learned on train: thresholds amounts / dates; days",
+            f"{learned.amounts.threshold} / {learned.dates.threshold}; {days}",
         ),
+        Figure(
+            "guard pairs",
+            "in rag/guard_alignment.json: thresholds amounts / dates; SAME_MOMENT_DAYS",
+            f"{model.amounts.threshold} / {model.dates.threshold}; {guard.SAME_MOMENT_DAYS}",
+        ),
+        Figure("guard pairs", "features", ", ".join(model.features)),
+        Figure("guard pairs", "weights, amounts", ", ".join(f"{w:.2f}" for w in model.amounts.weights)),
+        Figure("guard pairs", "weights, dates and years", ", ".join(f"{w:.2f}" for w in model.dates.weights)),
     ]
     for split, pairs in splits.items():
-        for key, (precision, recall, positives) in scores(pairs, guard.SAME_QUANTITY, guard.SAME_EVENT).items():
+        for key, (precision, recall, positives) in scores(pairs, model).items():
             goal_p = (">=", 0.95) if split == "dev" and key == "same_quantity" else None
             goal_r = (">=", 0.9) if split == "dev" and key == "same_quantity" else None
             figures.append(Figure(f"guard pairs {split}", f"{key} precision ({positives} true)", precision, "", goal_p))
             figures.append(Figure(f"guard pairs {split}", f"{key} recall", recall, "", goal_r))
-    print("  same_quantity precision / recall by threshold (amounts and dates alike), train | dev | seeds:")
-    for threshold in GRID:
+    print(
+        "  same_quantity precision / recall by threshold (the learned weights, one for both kinds), train | dev | seeds:"
+    )
+    for threshold in THRESHOLDS:
         cells = []
         for pairs in splits.values():
-            precision, recall, _ = scores(pairs, threshold, threshold)["same_quantity"]
+            swept = replace(
+                model,
+                amounts=replace(model.amounts, threshold=threshold),
+                dates=replace(model.dates, threshold=threshold),
+            )
+            precision, recall, _ = scores(pairs, swept)["same_quantity"]
             cells.append(f"{precision:.2f} / {recall:.2f}")
         print(f"    {threshold:.2f}: " + " | ".join(cells))
     for split, pairs in splits.items():
         for pair in pairs:
-            guessed = predict(pair, guard.SAME_QUANTITY, guard.SAME_EVENT)
-            if any(guessed[key] != pair.label[key] for key in guessed):
+            guessed = predict(pair, model)
+            if any(guessed[key] != pair.label[key] for key in guessed) and None not in (pair.a, pair.b):
                 label = pair.label
-                print(f"  {split} miss: {label['a']} {label['b']} cos {pair.cosine:.2f} {guessed}: {label['note']}")
+                features = guard.pair_features(pair.mentions[pair.a], pair.mentions[pair.b], pair.cosine)
+                shown = " ".join(f"{value:.2f}" for value in features)
+                print(f"  {split} miss: {label['a'][0][:24]} {label['b'][0][:24]} [{shown}] {guessed}: {label['note']}")
     return figures
 
 
@@ -264,7 +394,7 @@ def main() -> None:
     if sys.argv[1:2] == ["propose"]:
         propose(Path(sys.argv[2]).expanduser(), Path(sys.argv[3]))
         return
-    print(format_table(run()))
+    print(format_table(run(retrain=sys.argv[1:2] == ["learn"])))
 
 
 if __name__ == "__main__":

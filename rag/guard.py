@@ -7,11 +7,14 @@ duration, a rank, a score, a date), its unit, its rate ("per year"), its modalit
 amount, a maximum or possibility such as "up to" or "faces", a forecast such as "is expected to",
 or a cap or limit) and its period, the time the text says it describes ("in Q1 2021", "so far this
 year") or else the day its article was published. Two figures from different documents are taken
-for one quantity when kind, unit, rate and modality agree and their clauses (the figure masked) are
-each other's best match by embedding, above `SAME_QUANTITY`. One quantity with different values in
-the same period is a conflict; in different periods it is a timeline (status "changed"). Dates are
-compared across outlets too, resolved to the calendar at the precision the text gives: two dates of
-one event (clauses above `SAME_EVENT`) disagree when they cannot be the same day.
+for one quantity when kind, unit, rate and modality agree and each is the other's best match, likely
+enough by a model learned on labelled pairs (`pair_features`: the cosine of their clauses with the
+figure masked, the names their sentences, passages and subjects share, the words next to them, their
+titles, how far apart the articles were published); a figure of what the question asks for is also
+matched with another document's that answers the question as well. One quantity with different
+values in the same period is a conflict; in different periods it is a timeline (status "changed").
+Dates are compared across outlets too, resolved to the calendar at the precision the text gives:
+two dates of one event (aligned the same way) disagree when they cannot be the same day.
 
     report = review(question, answer, passages, embedder, as_of=date(2022, 8, 5))
     if report.summary():
@@ -20,33 +23,34 @@ one event (clauses above `SAME_EVENT`) disagree when they cannot be the same day
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from functools import lru_cache
 from itertools import combinations
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
 from .chunking import Sentence, split_sentences
-from .dates import Period, find_periods, publication_period
+from .dates import MONTHS, WEEKDAYS, Period, find_periods, publication_period, valid_date
 from .embedding import Embedder
-from .quantities import Quantity, asked_quantity, extract_quantities, same_value, supports
+from .quantities import Asked, Quantity, asked_quantity, extract_quantities, same_value, supports
+from .reading import MIN_RELEVANCE, SECOND_SENTENCE_SHARE
 from .retrieval import UNNAMED_SOURCE, Passage
-from .text import CITATION, UnionFind, cited_numbers
+from .text import CITATION, FUNCTION_WORDS, UnionFind, cited_numbers, words
 
-# The thresholds below were learned on hand-labelled figure pairs from the RealTimeQA train corpus
-# (bench/guard_pairs.jsonl, split "train": 90 pairs) with all-MiniLM-L6-v2, among the values that
-# keep finding the seeds' imports conflict, and reported on the dev pairs (43): `python -m
-# bench.guard_pairs` prints both and a sweep, bench/RESULTS.md keeps the figures.
-# Cosine of two masked clauses from which mutual best matches are one quantity: train precision
-# 0.86, recall 0.81 (no value reaches precision 0.95: boilerplate repeated across articles about
-# different events scores 0.9-1.0). The seeds' imports score 0.89 across outlets, their cap 0.80.
-SAME_QUANTITY = 0.85
-# Cosine of two masked clauses from which two dates or years are taken to date one event (train).
-SAME_EVENT = 0.8
+# Which figures of two articles are one quantity is decided by a logistic regression over the
+# features of `pair_features` (the masked clauses' cosine with all-MiniLM-L6-v2, shared names,
+# title words, days apart), learned with scikit-learn on the hand-labelled figure pairs of the
+# RealTimeQA train corpus (bench/guard_pairs.jsonl, split "train") and reported on the dev pairs:
+# `python -m bench.guard_pairs learn` writes its weights and thresholds (amounts; dates and years) to
+# this file, with the figures they were measured at; bench/RESULTS.md keeps them.
+ALIGNMENT_FILE = Path(__file__).with_name("guard_alignment.json")
 # Days apart within which two figures dated only by their articles' publication (or by "as of" a
 # day) describe the same moment (train: the same_period labels of pairs one to three days apart).
 SAME_MOMENT_DAYS = 3
@@ -57,6 +61,14 @@ CURRENT_DAYS = 6
 # of the disputed ones (measured on the seeds only: their annual cap scores 0.80-0.88 against the
 # imports; no labelled pair holds a limit beside a disputed amount).
 RELATED_LIMIT = 0.6
+
+# Content words on either side of a figure that say what it counts ("signed by President Nixon in X").
+NEAR_WORDS = 5
+# Words on either side of a figure from which its comma-bounded segment stops growing.
+SEGMENT_WORDS = 6
+# Names before a figure taken for what it is about.
+SUBJECT_NAMES = 3
+_YEAR_DIGITS = re.compile(r"\d{4}")
 
 Status = Literal["ok", "conflict", "changed", "unsupported", "no_numbers"]
 Modality = Literal["actual", "maximum", "forecast", "limit"]
@@ -69,6 +81,14 @@ _SOURCING = re.compile(
     r"who (?:spoke|requested|asked|were not|was not|are not|is not|declined))",
     re.I,
 )
+# When an outlet's source spoke ("both governments said Wednesday", "told CNN on Tuesday") and an
+# article's own dateline ("SEOUL, March 27 (UPI) --"): when one outlet reported, not an event's date.
+_SAID_BEFORE = re.compile(
+    r"\b(?:said|says|told(?:\s+[\w.'’-]+){1,3}?|announced|reported|added|confirmed|wrote|stated)"
+    r"\s+(?:on\s+|late\s+|early\s+)?$",
+    re.I,
+)
+_DATELINE_AFTER = re.compile(r"\s*\([A-Z][\w. ]{0,30}\)\s*(?:--|—|–|-)")
 _CLAUSE_BREAK = re.compile(r"\s+(?:--|—|–)\s+|;\s+")
 _LIMIT = re.compile(r"\b(caps?|capped|limits?|limited|ceiling|quota|maximum|allowed|permitted|mandated)\b", re.I)
 # Within the few words before a figure: a possibility or maximum, and a forecast.
@@ -202,6 +222,8 @@ class _Mention:
     period: Period | None  # the time it describes; None when unknown or timeless (a standing limit)
     rate: str | None  # "year" for "per year"
     modality: Modality
+    near: frozenset[str] = frozenset()  # the content words of the clause next to the figure
+    segment: str = ""  # the part of the clause between commas around the figure, masked
 
     @property
     def row(self) -> GuardRow:
@@ -228,7 +250,26 @@ class _Mention:
         year, month, day = number // 10000, number // 100 % 100, number % 100
         if not (year and month and day):
             return year == published.year and month == published.month
-        return 0 <= (published - date(year, month, day)).days <= CURRENT_DAYS
+        if not valid_date(year, month, day):
+            return False
+        days = (published - date(year, month, day)).days
+        # A day whose year the text leaves out ("Feb. 2") is of these days also a few days ahead.
+        return 0 <= days <= CURRENT_DAYS or (-CURRENT_DAYS <= days <= 0 and self.year_inferred)
+
+    @property
+    def year_inferred(self) -> bool:
+        """A day written without its year ("January 6"), which the article's date supplied."""
+        q = self.quantity
+        return q.unit == "date" and any(ch.isdigit() for ch in q.text) and not _YEAR_DIGITS.search(q.text)
+
+
+def _agree(a: _Mention, b: _Mention) -> bool:
+    """Whether two figures state the same value. A day written without its year ("January 6") and
+    not of its article's own days may be of another year than the article's: only its month and
+    day are compared ("January 6" in August 2022 and "January 6, 2021" agree)."""
+    if any(m.year_inferred and not m.current for m in (a, b)) and a.quantity.unit == b.quantity.unit == "date":
+        return int(a.quantity.value) % 10000 == int(b.quantity.value) % 10000
+    return same_value(a.quantity, b.quantity)
 
 
 def _mentions(passages: Sequence[Passage]) -> list[_Mention]:
@@ -241,12 +282,19 @@ def _mentions(passages: Sequence[Passage]) -> list[_Mention]:
         periods = find_periods(passage.text, published)
         for sentence in split_sentences(passage.text):
             for q in (q for q in quantities if sentence.start <= q.start < sentence.end):
-                if (passage.source, passage.start + q.start) not in seen and not _SOURCING.match(
-                    passage.text, q.figure[1]
-                ):
+                if (passage.source, passage.start + q.start) not in seen and not _how_reported(passage.text, q):
                     seen.add((passage.source, passage.start + q.start))
                     found.append(_mention(q, n, passage, sentence, periods, published))
     return found
+
+
+def _how_reported(text: str, q: Quantity) -> bool:
+    """An outlet's own sources, the day a source spoke, or the article's dateline (never compared)."""
+    if _SOURCING.match(text, q.figure[1]):
+        return True
+    return q.kind == "date" and bool(
+        _SAID_BEFORE.search(text, max(0, q.start - 40), q.start) or _DATELINE_AFTER.match(text, q.end)
+    )
 
 
 def _published(passage: Passage) -> date | None:
@@ -278,10 +326,32 @@ def _mention(
         period = None  # a cap or limit stands until it is changed
     else:
         period = min(stated, key=lambda pair: pair[0])[1] if stated else publication_period(published)
-    return _Mention(q, n, passage, sentence.text, clause, period, _rate(before, after), modality)
+    near = _content_words(before)[-NEAR_WORDS:] + _content_words(after)[:NEAR_WORDS]
+    segment = _segment(text[start : q.figure[0]]) + "X" + _segment(text[q.figure[1] : end], after=True)
+    rate = _rate(before, after)
+    return _Mention(q, n, passage, sentence.text, clause, period, rate, modality, frozenset(near), segment)
+
+
+def _segment(text: str, *, after: bool = False) -> str:
+    """The words of a clause on one side of a figure up to the nearest comma, taking in more parts
+    until there are `SEGMENT_WORDS` ("With more than X monkeypox cases in the United States and vaccine
+    demand remaining high", of a sentence that goes on about a vaccine's supply)."""
+    parts = text.split(", ")
+    kept: list[str] = []
+    for part in parts if after else reversed(parts):
+        kept.append(part)
+        if sum(len(p.split()) for p in kept) >= SEGMENT_WORDS:
+            break
+    return ", ".join(kept if after else reversed(kept))
+
+
+def _content_words(text: str) -> list[str]:
+    return [w for w in words(text) if w not in FUNCTION_WORDS and not w.isdigit()]
 
 
 def _modality(q: Quantity, before: str) -> Modality:
+    if q.kind in _TIMES:  # when something happened or is to happen, never a cap ("a limit imposed in 2017")
+        return "forecast" if _FORECAST.search(before) or _POSSIBLE.search(before) else "actual"
     if q.qualifier == "no more than" or _LIMIT.search(before):
         return "limit"
     if q.qualifier == "up to" or _POSSIBLE.search(before):
@@ -322,7 +392,7 @@ def _comparable(a: _Mention, b: _Mention) -> bool:
         # A date of its article's own days and one of an article of another day most often belong to
         # two events: such dates are one event's only where they agree.
         recurring = (a.current or b.current) and a.passage.date != b.passage.date
-        return a.modality == b.modality and (not recurring or same_value(qa, qb))
+        return a.modality == b.modality and (not recurring or _agree(a, b))
     return a.rate == b.rate and a.modality == b.modality
 
 
@@ -348,6 +418,74 @@ def same_time(a: _Mention, b: _Mention) -> bool:
     return same_period(a.period, b.period)
 
 
+# --- how alike two figures' contexts are ----------------------------------------------------------
+
+# A capitalised word or acronym ("Punxsutawney", "U.N.", "McDonald's"); not the first word of a sentence.
+_NAME = re.compile(r"(?<![\w.’'-])(?:[A-Z][a-z]*\.){2,}|(?<![\w’'-])[A-Z][\w&-]*(?:[’'][A-Za-z]+)?")
+_SENTENCE_START = re.compile(r"(?:^|(?<!\b[A-Z])[.!?:]['\"”’)]*\s+|[\"“(]\s*)$")
+_POSSESSIVE = re.compile(r"[’']s?$")
+_NOT_NAMES = FUNCTION_WORDS | set(MONTHS) | set(WEEKDAYS) | {"mr", "mrs", "ms", "dr", "st", "u", "s"}
+
+
+@lru_cache(maxsize=2048)
+def _named(text: str) -> tuple[tuple[int, str], ...]:
+    """Who and what a text is about, cheaply: its capitalised words and acronyms, lower-cased, with
+    their positions; not a sentence's first word (most often just capitalised), function words or
+    calendar words."""
+    found = []
+    for match in _NAME.finditer(text):
+        word = _POSSESSIVE.sub("", match.group()).rstrip(".").lower()
+        if word not in _NOT_NAMES and not (
+            _SENTENCE_START.search(text, max(0, match.start() - 4), match.start()) and "." not in match.group()
+        ):
+            found.append((match.start(), word))
+    return tuple(found)
+
+
+def names(text: str) -> frozenset[str]:
+    """The names of a text (`_named`)."""
+    return frozenset(word for _, word in _named(text))
+
+
+def _subject(m: _Mention) -> frozenset[str]:
+    """Who or what a figure is about, roughly: the last names its passage gives before it ("Smith
+    ... He was sentenced to X years"), else the first after it."""
+    named = _named(m.passage.text)
+    before = [word for position, word in named if position < m.quantity.start]
+    after = [word for position, word in named if position >= m.quantity.start]
+    return frozenset(list(dict.fromkeys(reversed(before)))[:SUBJECT_NAMES] or after[:SUBJECT_NAMES])
+
+
+@lru_cache(maxsize=512)
+def _title_words(title: str | None) -> frozenset[str]:
+    return frozenset(w for w in words(title or "") if w not in FUNCTION_WORDS and not w.isdigit())
+
+
+def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
+    """How much two sets agree, from -1 (nothing in common) to 1 (the smaller within the larger);
+    0, unknown, when either is empty."""
+    return 2 * len(a & b) / min(len(a), len(b)) - 1 if a and b else 0.0
+
+
+def pair_features(a: _Mention, b: _Mention, cosine: float) -> list[float]:
+    """What tells whether two figures of different articles are one quantity, in the order of
+    `ALIGNMENT_FILE`'s "features": the masked clauses' cosine; how much the names of their
+    sentences, of their passages and of their subjects agree; the words next to the figures they
+    share; the words of their articles' titles they share; how many days apart the articles were
+    published."""
+    published = [_published(m.passage) for m in (a, b)]
+    days = abs((published[0] - published[1]).days) if None not in published else 0
+    return [
+        cosine,
+        _overlap(names(a.sentence), names(b.sentence)),
+        _overlap(names(a.passage.text), names(b.passage.text)),
+        _overlap(_subject(a), _subject(b)),
+        _overlap(a.near, b.near),
+        _overlap(_title_words(a.passage.title), _title_words(b.passage.title)),
+        math.log1p(days),
+    ]
+
+
 def _similarities(mentions: Sequence[_Mention], embedder: Embedder) -> np.ndarray:
     """How alike the contexts of every two figures are: the cosine of their masked clauses, embedded
     in one batch, and only where another document has a figure of that kind and unit."""
@@ -365,16 +503,75 @@ def _similarities(mentions: Sequence[_Mention], embedder: Embedder) -> np.ndarra
     return similarity
 
 
-def _groups(mentions: Sequence[_Mention], similarity: np.ndarray) -> list[set[int]]:
+@dataclass(frozen=True)
+class Regression:
+    """A logistic regression over `pair_features`: how likely two figures are one quantity."""
+
+    weights: tuple[float, ...]
+    intercept: float
+    threshold: float  # the probability from which two mutual best matches are one quantity
+
+    def probabilities(self, features: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-(features @ np.asarray(self.weights) + self.intercept)))
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """The learned models: one for amounts, one for dates and years (whether they date one event)."""
+
+    features: tuple[str, ...]
+    amounts: Regression
+    dates: Regression
+
+    def of(self, m: _Mention) -> Regression:
+        return self.dates if m.quantity.kind in _TIMES else self.amounts
+
+
+@lru_cache(maxsize=1)
+def alignment() -> Alignment:
+    """The learned models of ALIGNMENT_FILE."""
+    data = json.loads(ALIGNMENT_FILE.read_text(encoding="utf-8"))
+    models = {
+        kind: Regression(tuple(data[kind]["weights"]), data[kind]["intercept"], data[kind]["threshold"])
+        for kind in ("amounts", "dates")
+    }
+    return Alignment(tuple(data["features"]), **models)
+
+
+def _scores(mentions: Sequence[_Mention], similarity: np.ndarray, model: Alignment) -> np.ndarray:
+    """How likely every two figures of different documents are one quantity; -1 where they cannot be
+    (`_comparable` says no: another kind, unit, rate or modality)."""
+    score = np.full(similarity.shape, -1.0)
+    pairs = [
+        (i, j)
+        for i, j in combinations(range(len(mentions)), 2)
+        if similarity[i, j] > -1 and _comparable(mentions[i], mentions[j])
+    ]
+    if pairs:
+        rows, columns = zip(*pairs)
+        features = np.array([pair_features(mentions[i], mentions[j], float(similarity[i, j])) for i, j in pairs])
+        times = np.array([mentions[i].quantity.kind in _TIMES for i in rows])
+        probabilities = np.where(times, model.dates.probabilities(features), model.amounts.probabilities(features))
+        # Copies of one story (one group, edited or not) state one figure where their clauses are the same.
+        copies = np.array([_copied(mentions[i], mentions[j]) for i, j in pairs])
+        score[rows, columns] = score[columns, rows] = np.where(copies, 1.0, probabilities)
+    return score
+
+
+def _copied(a: _Mention, b: _Mention) -> bool:
+    return a.passage.group == b.passage.group and a.clause == b.clause
+
+
+def _groups(mentions: Sequence[_Mention], score: np.ndarray, model: Alignment) -> list[set[int]]:
     """Figures joined when, between two documents, each is the other's best comparable match (one
-    stated for the same period first), above the threshold of its kind."""
+    stated for the same period first), at a score of at least the model's threshold for their kind."""
     quantities = UnionFind(range(len(mentions)))
 
     def best(i: int, among: list[int]) -> int | None:
-        candidates = [j for j in among if _comparable(mentions[i], mentions[j])]
+        candidates = [j for j in among if score[i, j] >= 0]
         if not candidates:
             return None
-        return max(candidates, key=lambda j: (same_period(mentions[i].period, mentions[j].period), similarity[i, j]))
+        return max(candidates, key=lambda j: (same_period(mentions[i].period, mentions[j].period), score[i, j]))
 
     by_source: dict[str, list[int]] = {}
     for i, m in enumerate(mentions):
@@ -382,8 +579,7 @@ def _groups(mentions: Sequence[_Mention], similarity: np.ndarray) -> list[set[in
     for left, right in combinations(by_source.values(), 2):
         for i in left:
             j = best(i, right)
-            threshold = SAME_EVENT if mentions[i].quantity.kind in _TIMES else SAME_QUANTITY
-            if j is not None and best(j, left) == i and similarity[i, j] >= threshold:
+            if j is not None and best(j, left) == i and score[i, j] >= model.of(mentions[i]).threshold:
                 quantities.join(i, j)
     return [set(group) for group in quantities.groups().values()]
 
@@ -396,7 +592,7 @@ def _distinct(mentions: Sequence[_Mention], group: Sequence[int], first: set[int
         if not any(
             mentions[k].passage.group == m.passage.group
             and same_period(mentions[k].period, m.period)
-            and same_value(mentions[k].quantity, m.quantity)
+            and _agree(mentions[k], m)
             for k in kept
         ):
             kept.append(i)
@@ -421,7 +617,7 @@ def _period_key(period: Period | None) -> tuple[date, date]:
 
 def _conflict(mentions: Sequence[_Mention], kept: list[int]) -> Conflict | None:
     quantities = [mentions[i].quantity for i in kept]
-    if all(same_value(quantities[0], q) for q in quantities[1:]):
+    if all(_agree(mentions[kept[0]], mentions[i]) for i in kept[1:]):
         return None
     values = [abs(q.value) for q in quantities]
     ratio = max(values) / min(values) if min(values) else math.inf
@@ -433,7 +629,7 @@ def _timeline(mentions: Sequence[_Mention], periods: list[list[int]], as_of: dat
     if mentions[periods[0][0]].quantity.kind == "age":
         return None  # an age grows by itself: ages of other years are most often of other people
     firsts = [p[0] for p in periods if mentions[p[0]].period is not None]
-    if len(firsts) < 2 or all(same_value(mentions[firsts[0]].quantity, mentions[i].quantity) for i in firsts[1:]):
+    if len(firsts) < 2 or all(_agree(mentions[firsts[0]], mentions[i]) for i in firsts[1:]):
         return None
     known = [i for i in firsts if as_of is None or mentions[i].period.end <= as_of] or firsts[:1]
     latest = known[-1]
@@ -577,11 +773,15 @@ def review(
     mentions = [m for m in everything if (m.quantity.kind, m.quantity.unit) in units]
     anchors = {i for i, m in enumerate(mentions) if stated(m)}
     similarity = _similarities(mentions, embedder)
+    model = alignment()
+    score = _scores(mentions, similarity, model)
+    asked = asked_quantity(question)
+    _rival_answers(question, asked, mentions, anchors, score, model, embedder)
     shown: list[int] = []
     disputed: set[int] = set()
     conflicts, bounds, timelines = [], [], []
     for group in sorted(
-        (g for g in _groups(mentions, similarity) if g & anchors), key=lambda g: min(mentions[i].n for i in g)
+        (g for g in _groups(mentions, score, model) if g & anchors), key=lambda g: min(mentions[i].n for i in g)
     ):
         periods = [_distinct(mentions, members, anchors) for members in _by_period(mentions, group)]
         shown += [i for kept in periods for i in kept if not any(_restates(mentions[k], mentions[i]) for k in shown)]
@@ -594,7 +794,6 @@ def review(
             timelines.append(timeline)
     # The table shows the values of the kind asked for ("how many barrels": not the year of a
     # resolution quoted alongside), and every disputed one.
-    asked = asked_quantity(question)
     values = [i for i in shown if i in disputed or asked is None or asked.accepts(mentions[i].quantity)] or shown
     status: Status = (
         "conflict"
@@ -615,6 +814,40 @@ def review(
         [mentions[i].row for i in bounds],
         timelines,
     )
+
+
+def _rival_answers(
+    question: str,
+    asked: Asked | None,
+    mentions: Sequence[_Mention],
+    anchors: set[int],
+    score: np.ndarray,
+    model: Alignment,
+    embedder: Embedder,
+) -> None:
+    """Raise to the threshold the score of each figure the answer states with every comparable figure
+    of another document that answers the question as well: of the unit the question asks for ("how
+    many ... cases"), in a clause at least `SECOND_SENTENCE_SHARE` as close to the question as the
+    answer's own (the share from which the reader quotes a second sentence as an answer too; the
+    closer of its clause and of its comma-bounded segment, so that what a sentence goes on to say
+    does not count against the figure's own words). Two
+    outlets' counts of the asked thing are one quantity however differently their sentences go on
+    ("With more than 10,000 monkeypox cases in the United States and vaccine demand remaining high,
+    Jynneos has been in short supply" and "the United States has more than 5,000 probable or confirmed
+    monkeypox cases, according to CDC data"); mutual best matching still decides."""
+    if asked is None or not asked.unit:
+        return
+    answering = [i for i, m in enumerate(mentions) if asked.accepts(m.quantity)]
+    if not any(i in anchors for i in answering):
+        return
+    texts = [text for i in answering for text in (mentions[i].clause, mentions[i].segment)]
+    vectors = embedder.embed([question] + texts)
+    closeness = (vectors[1:] @ vectors[0]).reshape(-1, 2).max(axis=1)
+    relevance = dict(zip(answering, closeness))
+    for i in (i for i in answering if i in anchors and relevance[i] >= MIN_RELEVANCE):
+        for j in answering:
+            if score[i, j] >= 0 and relevance[j] >= SECOND_SENTENCE_SHARE * relevance[i]:
+                score[i, j] = score[j, i] = max(score[i, j], model.of(mentions[i]).threshold)
 
 
 def _restates(a: _Mention, b: _Mention) -> bool:

@@ -137,6 +137,8 @@ _RANK_BEFORE = re.compile(r"(?:\bNo\.|\bnumber|#|\branked|\brank(?:ing|s)?)\s*$"
 # Units of time: a figure counting them is a duration ("a 22-year career", "nine years in prison").
 _TIME_UNITS = {"second", "minute", "hour", "day", "week", "month", "year", "decade", "century"}
 _HYPHEN_UNIT = re.compile(r"-([A-Za-z]+)\b")
+# A plural noun within the next two words, after a participle that is then an adjective ("confirmed cases").
+_PLURAL_AHEAD = re.compile(r"\s+[a-z]+ed(?:\s+[A-Za-z-]+)?\s+[a-z]+s\b")
 _NEXT_WORD = re.compile(r"\s+([A-Za-z][A-Za-z.’'-]*[A-Za-z.]|[A-Za-z])")
 
 
@@ -320,8 +322,11 @@ def _counted_noun(text: str, end: int, single: bool) -> tuple[str, int]:
     if hyphen := _HYPHEN_UNIT.match(text, end):
         return _singular(hyphen.group(1)), hyphen.end()
     position, last = end, None
-    for _ in range(4):
+    for _ in range(5):
         word = _NEXT_WORD.match(text, position)
+        if word and last and word.group(1).lower() in ("or", "and"):  # "probable or confirmed cases"
+            position = word.end()
+            continue
         if not word or word.group(1).lower() in FUNCTION_WORDS:
             break
         token = word.group(1).rstrip(".") if not re.fullmatch(r"(?:[A-Z]\.)+", word.group(1)) else word.group(1)
@@ -329,7 +334,7 @@ def _counted_noun(text: str, end: int, single: bool) -> tuple[str, int]:
             if single and token.lower() not in _UNIT_ALIASES:
                 break
             return head, word.start(1) + len(token)
-        if token.lower().endswith(("ing", "ed")):
+        if token.lower().endswith("ing") or (token.lower().endswith("ed") and not _PLURAL_AHEAD.match(text, position)):
             break
         last, position = token, word.start(1) + len(token)
     if single and last:
@@ -344,7 +349,9 @@ def _head_unit(word: str) -> str | None:
         return _UNIT_ALIASES[lowered]
     if lowered in FUNCTION_WORDS or lowered.endswith(("ss", "us", "is")) or not lowered.isalpha():
         return None
-    return _inflect().singular_noun(lowered) or None
+    singular = _inflect().singular_noun(lowered)
+    # A word read as its own plural ("monkeypox", "fish") is most often a noun modifying the next one.
+    return singular if singular and (singular != lowered or lowered.endswith("s")) else None
 
 
 def _singular(word: str) -> str:

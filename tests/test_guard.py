@@ -395,8 +395,8 @@ def test_a_copy_that_changes_a_figure_or_a_date_is_a_conflict_naming_both_files(
 def test_dates_of_different_outlets_are_compared_on_the_calendar(fake_embedder):
     def outlets(day):
         return [
-            passage("a.txt", "The new task force held its first joint meeting on March 26.", outlet="Kyiv Independent"),
-            passage("b.txt", f"The new task force held its first joint meeting on {day}.", outlet="UPI"),
+            passage("a.txt", "The Enhanced Disruption Task Force held its first meeting on March 26.", outlet="KI"),
+            passage("b.txt", f"The Enhanced Disruption Task Force held its first meeting on {day}.", outlet="UPI"),
         ]
 
     agree = review("When?", "They met on March 26 [1] (UPI says Tuesday [2]).", outlets("Tuesday"), fake_embedder)
@@ -404,7 +404,7 @@ def test_dates_of_different_outlets_are_compared_on_the_calendar(fake_embedder):
     differ = review("When?", "They met on March 26 [1] (UPI says Monday [2]).", outlets("Monday"), fake_embedder)
     assert differ.status == "conflict"
     assert [(r.text, r.outlet) for r in differ.conflicts[0].rows] == [
-        ("March 26", "Kyiv Independent"),
+        ("March 26", "KI"),
         ("Monday", "UPI"),
     ]
 
@@ -531,8 +531,8 @@ def test_seed_outlets_disagree_on_the_imports_and_agree_on_the_cap(pick, real_em
         passages,
         real_embedder,
     )
-    assert cap.status == "ok"  # the two outlets' cap clauses score 0.80, below SAME_QUANTITY: not compared
-    assert [(r.value, r.outlet) for r in cap.values] == [(5e5, "Kyiv Independent")]
+    assert cap.status == "ok"
+    assert [(r.value, r.outlet) for r in cap.values] == [(5e5, "Kyiv Independent"), (5e5, "UPI")]
 
 
 def test_across_the_whole_seed_corpus_only_the_imports_conflict(seed_documents, as_passages, real_embedder):

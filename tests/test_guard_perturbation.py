@@ -56,10 +56,15 @@ CASES = [
     Case("tanker load 125,000->12,500", UPI, "up to 125,000", "up to 12,500", (125_000, 12_500)),
     Case("meeting date March 26->March 25", KI, "meeting on March 26", "meeting on March 25", (20240326, 20240325)),
     Case("resolution year 2017->2016", UPI, "passed in 2017", "passed in 2016", (2017, 2016)),
-    # Edits of the cap or the meeting date checked against the other outlet are left out: at the
-    # thresholds learned on the train pairs (bench/RESULTS.md) those clauses are not aligned across
-    # Kyiv Independent and UPI (cosine 0.80 for the cap, 0.57 for the meeting), so such an edit is
-    # missed; the written cases below check a date edited in another outlet's story.
+    Case("cap 500,000->50,000 against UPI", KI, "no more than 500,000", "no more than 50,000", (5e5, 5e4), against=UPI),
+    Case(
+        "cap 500,000->5,000,000 against KI", UPI, "to 500,000 barrels", "to 5,000,000 barrels", (5e5, 5e6), against=KI
+    ),
+    # The meeting date edited against the other outlet is left out: the two outlets word that event
+    # apart ("held their first joint meeting on March 26 of a new task force" against "The new
+    # Enhanced Disruption Task Force held its inaugural meeting on Tuesday"; clause cosine 0.57, few
+    # shared names), so the learned alignment (rag/guard_alignment.json) does not join them and such
+    # an edit is missed; the written cases below check a date edited in another outlet's story.
     # Other quantities or other times: a conflict would be false.
     Case("actual->maximum", KI, "import more than 1.5 billion", "import up to 1.5 million", None),
     Case(

@@ -105,20 +105,26 @@ def test_a_figure_that_changed_is_a_dated_timeline_not_a_conflict(three_dates, f
     assert report.status == "changed" and report.conflicts == []
     (timeline,) = report.timelines
     assert [(r.text, r.period, r.n) for r in timeline.rows] == [
-        ("47", "May 20, 2022", 1),
-        ("5,000", "July 28, 2022", 2),
-        ("14,000", "August 25, 2022", 3),
+        ("47 confirmed monkeypox cases", "May 20, 2022", 1),
+        ("5,000 confirmed monkeypox cases", "July 28, 2022", 2),
+        ("14,000 confirmed monkeypox cases", "August 25, 2022", 3),
     ]
-    assert (timeline.latest.text, timeline.as_of) == ("14,000", "August 25, 2022")
-    assert "As of August 25, 2022, the latest is 14,000 (CNN [3], for August 25, 2022)" in report.summary()
+    assert (timeline.latest.text, timeline.as_of) == ("14,000 confirmed monkeypox cases", "August 25, 2022")
+    assert (
+        "As of August 25, 2022, the latest is 14,000 confirmed monkeypox cases (CNN [3], for August 25, 2022)"
+        in report.summary()
+    )
     assert report.to_dict()["timelines"][0]["as_of"] == "August 25, 2022"
 
 
 def test_the_latest_figure_is_the_latest_as_of_the_question(three_dates, fake_embedder):
     report = review("q", "It has 47 confirmed monkeypox cases [1].", three_dates, fake_embedder, as_of="2022-08-01")
     (timeline,) = report.timelines
-    assert (timeline.latest.text, timeline.as_of) == ("5,000", "August 1, 2022")
-    assert "As of August 1, 2022, the latest is 5,000 (USA Today [2], for July 28, 2022)" in report.summary()
+    assert (timeline.latest.text, timeline.as_of) == ("5,000 confirmed monkeypox cases", "August 1, 2022")
+    assert (
+        "As of August 1, 2022, the latest is 5,000 confirmed monkeypox cases (USA Today [2], for July 28, 2022)"
+        in report.summary()
+    )
 
 
 def test_the_same_figure_for_the_same_period_in_two_outlets_disagrees(fake_embedder):
@@ -151,7 +157,7 @@ def test_a_maximum_and_a_forecast_are_not_the_actual_amount(fake_embedder):
 
 
 def test_a_scheduled_date_moved_between_two_reports_is_a_timeline(fake_embedder):
-    sentence = "The trial is set to begin on {} at the county courthouse."
+    sentence = "The trial of John Smith is set to begin on {} at the Marion County courthouse."
     passages = [
         passage("a.txt", sentence.format("January 23, 2023"), outlet="AP", day="2022-07-14"),
         passage("b.txt", sentence.format("February 6, 2023"), outlet="CNN", day="2023-01-09"),
