@@ -27,10 +27,10 @@ class _NamedOnly:
 
 def check(corpus, index_dir) -> list[str]:
     from rag.chunking import ChunkSettings
-    from rag.index import corpus_hashes, list_corpus, read_manifest, stale_reasons
+    from rag.index import current_corpus, read_manifest, stale_reasons
 
     manifest = read_manifest(index_dir)
-    return stale_reasons(manifest, corpus_hashes(list_corpus(corpus), manifest), _NamedOnly(), ChunkSettings())
+    return stale_reasons(manifest, current_corpus(corpus, manifest), _NamedOnly(), ChunkSettings())
 
 
 def run(files: int = FILES, rounds: int = ROUNDS) -> list[Figure]:
@@ -38,7 +38,7 @@ def run(files: int = FILES, rounds: int = ROUNDS) -> list[Figure]:
     from dataclasses import asdict
 
     from rag.chunking import ChunkSettings
-    from rag.index import Manifest, corpus_hashes, list_corpus
+    from rag.index import Manifest, corpus_table, list_corpus
 
     with scratch() as tmp:
         corpus = tmp / "corpus"
@@ -47,17 +47,12 @@ def run(files: int = FILES, rounds: int = ROUNDS) -> list[Figure]:
             if n % 1000 == 0:
                 folder.mkdir(parents=True)
             (folder / f"{n:06d}.txt").write_text(f"Article {n}. A sentence of news about item {n}.\n")
-        listed = list_corpus(corpus)
-        hash_seconds, hashes = timed(corpus_hashes, listed, None)
-        manifest = Manifest(
-            "bench-embedder",
-            1,
-            asdict(ChunkSettings()),
-            hashes,
-            stats={f.source: [f.size, f.mtime_ns] for f in listed},
-        )
+        hash_seconds, table = timed(corpus_table, list_corpus(corpus), None)
+        manifest = Manifest("bench-embedder", 1, asdict(ChunkSettings()), table)
         (tmp / "index" / "current").mkdir(parents=True)
-        (tmp / "index" / "current" / "manifest.json").write_text(json.dumps(asdict(manifest)), encoding="utf-8")
+        (tmp / "index" / "current" / "manifest.json").write_text(
+            json.dumps(asdict(manifest), indent=2), encoding="utf-8"
+        )
         seconds, cpu_seconds = [], []
         for _ in range(rounds):
             cpu = time.process_time()

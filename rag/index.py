@@ -18,7 +18,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import date
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -26,7 +26,16 @@ from pathlib import Path
 import numpy as np
 
 from .chunking import Chunk, ChunkSettings, chunk_document
-from .corpus import CorpusFile, Document, file_sha256, group_near_duplicates, list_corpus, read_document
+from .corpus import (
+    CorpusFile,
+    Document,
+    Listing,
+    file_sha256,
+    group_near_duplicates,
+    list_corpus,
+    read_document,
+    scan_corpus,
+)
 from .dense import DenseIndex, DenseInfo, encode_locally, update_dense
 from .embedding import EMBEDDING_MODEL, Embedder, OnnxEmbedder
 from .errors import CorpusError, IndexStateError
@@ -35,7 +44,8 @@ log = logging.getLogger("rag")
 
 # 2: documents carry the date, outlet and title read from the page header (the title is no longer body text).
 # 3: stable chunk ids (ids.npy), exact or IVF-PQ dense index (rag/dense.py).
-FORMAT_VERSION = 3
+# 4: the manifest keeps the corpus files as columns (FileTable), so a question reads and compares them fast.
+FORMAT_VERSION = 4
 # The ONNX export of the embedding model lives beside the generations, so a rebuild does not export it again.
 ONNX_EXPORT = Path("embedder") / f"{EMBEDDING_MODEL}.onnx"
 
@@ -48,11 +58,31 @@ def package_version() -> str:
 
 
 @dataclass
+class FileTable:
+    """The corpus files a build read, in listing order, with the size and modification time they had when
+    hashed and the sha256 of their bytes. Columns, not a record per file: a question finds an unchanged
+    corpus of 100,000 files by comparing three lists with a new listing's, in milliseconds."""
+
+    sources: list[str] = field(default_factory=list)
+    sizes: list[int] = field(default_factory=list)
+    mtimes_ns: list[int] = field(default_factory=list)
+    sha256: list[str] = field(default_factory=list)
+
+    def hashes(self) -> dict[str, str]:
+        """Corpus file -> sha256 of its bytes."""
+        return dict(zip(self.sources, self.sha256))
+
+    def stats_match(self, listing: Listing) -> bool:
+        """Whether `listing` holds exactly these files, each with the size and time recorded here."""
+        return self.mtimes_ns == listing.mtimes_ns and self.sizes == listing.sizes and self.sources == listing.sources
+
+
+@dataclass
 class Manifest:
     embedding_model: str
     dim: int
     chunker: dict
-    files: dict[str, str]  # corpus file -> sha256 of its bytes
+    corpus: FileTable = field(default_factory=FileTable)  # the corpus files it was built from
     package_version: str = field(default_factory=package_version)
     format_version: int = FORMAT_VERSION
     built_at: str = ""
@@ -61,7 +91,6 @@ class Manifest:
     chunks: int = 0
     artifacts: dict[str, str] = field(default_factory=dict)  # written file -> sha256
     dense: dict = field(default_factory=dict)  # DenseInfo: kind, parameters, next chunk id, shards
-    stats: dict[str, list[int]] = field(default_factory=dict)  # corpus file -> [size, mtime_ns] when hashed
     embedder: dict = field(default_factory=dict)  # the runtime that embedded; for ONNX, its file and sha256
 
 
@@ -147,9 +176,7 @@ class Index:
 # --- freshness ---------------------------------------------------------------------------------
 
 
-def stale_reasons(
-    manifest: Manifest, corpus_files: dict[str, str], embedder: Embedder, settings: ChunkSettings
-) -> list[str]:
+def stale_reasons(manifest: Manifest, corpus: FileTable, embedder: Embedder, settings: ChunkSettings) -> list[str]:
     """Why an index no longer matches the corpus or the model; empty when it is fresh."""
     reasons = []
     if manifest.format_version != FORMAT_VERSION or manifest.package_version != package_version():
@@ -160,11 +187,13 @@ def stale_reasons(
         reasons.append(f"built with embedding model {manifest.embedding_model}, now {embedder.name}")
     if manifest.chunker != asdict(settings):
         reasons.append(f"built with chunker settings {manifest.chunker}, now {asdict(settings)}")
-    if corpus_files == manifest.files:  # one comparison in C: most questions find the corpus unchanged
+    built = manifest.corpus
+    if corpus.sha256 == built.sha256 and corpus.sources == built.sources:  # most questions find it unchanged
         return reasons
-    added = sorted(set(corpus_files) - set(manifest.files))
-    removed = sorted(set(manifest.files) - set(corpus_files))
-    changed = sorted(s for s in set(corpus_files) & set(manifest.files) if corpus_files[s] != manifest.files[s])
+    now, then = corpus.hashes(), built.hashes()
+    added = sorted(now.keys() - then.keys())
+    removed = sorted(then.keys() - now.keys())
+    changed = sorted(s for s in now.keys() & then.keys() if now[s] != then[s])
     for label, names in (("added", added), ("removed", removed), ("changed", changed)):
         if names:
             reasons.append(
@@ -173,21 +202,35 @@ def stale_reasons(
     return reasons
 
 
-def corpus_hashes(files: list[CorpusFile], manifest: Manifest | None) -> dict[str, str]:
-    """Each readable file's sha256: the recorded one when its size and modification time are those the
-    manifest recorded, else read now. `rag index` passes no manifest, so a change that kept both is caught."""
-    known = manifest.files if manifest else {}
-    stats = manifest.stats if manifest else {}
-    hashes = {}
+def current_corpus(corpus_dir: str | Path, manifest: Manifest | None) -> FileTable:
+    """The corpus files with their hashes as a question sees them: the manifest's own table when every file
+    has the size and time it recorded (most questions: no file is read), else `corpus_table` of the files."""
+    listing = scan_corpus(corpus_dir)
+    if manifest is not None and manifest.corpus.stats_match(listing):
+        return manifest.corpus
+    return corpus_table(listing.files(), manifest)
+
+
+def corpus_table(files: list[CorpusFile], manifest: Manifest | None) -> FileTable:
+    """The readable files with their sha256: the recorded one when a file's size and modification time are
+    those the manifest recorded, else read now. `rag index` passes no manifest, so a change that kept both is
+    caught."""
+    built = manifest.corpus if manifest else FileTable()
+    recorded = {row[0]: row[1:] for row in zip(built.sources, built.sizes, built.mtimes_ns, built.sha256)}
+    table = FileTable()
     for file in files:
-        if file.source in known and stats.get(file.source) == [file.size, file.mtime_ns]:
-            hashes[file.source] = known[file.source]
-            continue
-        try:
-            hashes[file.source] = file.sha256
-        except OSError as exc:  # removed or locked since the directory was listed
-            log.warning("skipping %s: cannot read it (%s)", file.source, exc.strerror or exc)
-    return hashes
+        size, mtime_ns, sha256 = recorded.get(file.source, (None, None, None))
+        if (size, mtime_ns) != (file.size, file.mtime_ns):
+            try:
+                sha256 = file.sha256
+            except OSError as exc:  # removed or locked since the directory was listed
+                log.warning("skipping %s: cannot read it (%s)", file.source, exc.strerror or exc)
+                continue
+        table.sources.append(file.source)
+        table.sizes.append(file.size)
+        table.mtimes_ns.append(file.mtime_ns)
+        table.sha256.append(sha256)
+    return table
 
 
 # --- the embedder ------------------------------------------------------------------------------
@@ -258,9 +301,14 @@ def read_manifest(index_dir: str | Path) -> Manifest | None:
     if not path.exists():
         return None
     try:
-        return Manifest(**json.loads(path.read_text(encoding="utf-8")))
-    except (ValueError, TypeError) as exc:
+        # Fields of other format versions are left out, so an older index is reported as such and rebuilt.
+        data = {k: v for k, v in json.loads(path.read_text(encoding="utf-8")).items() if k in _MANIFEST_FIELDS}
+        return Manifest(**{**data, "corpus": FileTable(**data.get("corpus", {}))})
+    except (ValueError, TypeError, AttributeError) as exc:
         raise IndexStateError(f"the index manifest {path} is damaged ({exc}); run `rag index` to rebuild it") from None
+
+
+_MANIFEST_FIELDS = {f.name for f in fields(Manifest)}
 
 
 def load_index(index_dir: str | Path) -> Index:
@@ -378,9 +426,9 @@ def update_index(
     files = list_corpus(corpus_dir)
     process = process or (lambda pending: process_locally(pending, embedder, settings, progress))
     with _build_lock(index_dir):
-        hashes = corpus_hashes(files, None)  # every file read: a change that kept size and time is caught too
+        table = corpus_table(files, None)  # every file read: a change that kept size and time is caught too
         previous = _previous(index_dir, embedder, settings)
-        plan = _plan(files, hashes, previous, process)
+        plan = _plan(files, table.hashes(), previous, process)
         if not plan.documents:
             raise CorpusError(f"no readable article in {corpus_dir}: every file was empty, binary or furniture only")
         documents = group_near_duplicates(plan.documents)
@@ -390,11 +438,10 @@ def update_index(
             embedding_model=embedder.name,
             dim=int(vectors.shape[1]) if len(vectors) else embedder.dim,
             chunker=asdict(settings),
-            files=hashes,
+            corpus=table,
             built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             documents=len(documents),
             chunks=len(chunks),
-            stats={f.source: [f.size, f.mtime_ns] for f in files if f.source in hashes},
             embedder=_embedder_record(index_dir, embedder, previous.manifest.embedder if previous else {}),
         )
         _write_generation(index_dir, manifest, documents, chunks, dense)
@@ -423,7 +470,7 @@ def _plan(
     process: Callable[[list[CorpusFile]], Processed],
 ) -> _Plan:
     old_docs = previous.documents if previous else {}
-    readable = [f for f in files if f.source in hashes]  # the others are skipped: corpus_hashes said why
+    readable = [f for f in files if f.source in hashes]  # the others are skipped: corpus_table said why
     unchanged = {
         f.source for f in readable if (old := old_docs.get(f.source)) is not None and old.sha256 == hashes[f.source]
     }
@@ -540,7 +587,7 @@ def open_index(
     manifest = None
     with contextlib.suppress(IndexStateError):
         manifest = read_manifest(index_dir)
-    corpus = corpus_hashes(list_corpus(corpus_dir), manifest)
+    corpus = current_corpus(corpus_dir, manifest)
     reasons = stale_reasons(manifest, corpus, embedder, settings) if manifest else ["no index built yet"]
     if (
         not reasons

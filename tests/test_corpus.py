@@ -153,7 +153,7 @@ def test_an_unusable_file_is_skipped_with_a_warning_naming_it(
     assert [message for message in warnings_about(caplog, name) if message.startswith(reason)], caplog.text
     assert set(report.index.documents) == {c.source for c in report.index.chunks} == SEED_FILES
     # The skipped file is recorded as seen, so it does not make the index look stale on every question.
-    assert name in read_manifest(tmp_path / "index").files
+    assert name in read_manifest(tmp_path / "index").corpus.sources
     assert (
         open_index(seed_corpus, tmp_path / "index", fake_embedder, rebuild=False).manifest.built_at
         == report.index.manifest.built_at
@@ -215,7 +215,7 @@ def test_a_file_removed_while_the_index_is_built_is_skipped_then_dropped(
     assert warnings_about(caplog, UPI) == [f"skipping {UPI}: cannot read it (No such file or directory)"]
     assert set(report.index.documents) == {c.source for c in report.index.chunks} == SEED_FILES - {UPI}
     refreshed = open_index(seed_corpus, tmp_path / "index", fake_embedder)
-    assert set(refreshed.documents) == set(refreshed.manifest.files) == SEED_FILES - {UPI}
+    assert set(refreshed.documents) == set(refreshed.manifest.corpus.sources) == SEED_FILES - {UPI}
 
 
 def test_a_file_removed_between_questions_is_no_longer_cited(seed_corpus, tmp_path, fake_embedder):

@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 
+import pytest
+
 from rag.corpus import CorpusFile, list_corpus
-from rag.index import corpus_hashes, open_index, read_manifest, update_index
+from rag.errors import IndexStateError
+from rag.index import current_corpus, open_index, read_manifest, update_index
 
 UPI = "001_25f5c16d28b27090.txt"
 
@@ -27,8 +31,10 @@ def hashed_files(monkeypatch) -> list[str]:
 def test_the_manifest_records_size_and_time_of_every_file(seed_corpus, tmp_path, fake_embedder):
     update_index(seed_corpus, tmp_path / "index", fake_embedder)
     manifest = read_manifest(tmp_path / "index")
-    assert manifest.stats == {f.source: [f.size, f.mtime_ns] for f in list_corpus(seed_corpus)}
-    assert set(manifest.files) == set(manifest.stats)
+    listing = [(f.source, f.size, f.mtime_ns) for f in list_corpus(seed_corpus)]
+    table = manifest.corpus
+    assert list(zip(table.sources, table.sizes, table.mtimes_ns)) == listing
+    assert len(table.sha256) == len(listing)
 
 
 def test_a_question_hashes_only_files_whose_stat_changed(seed_corpus, tmp_path, fake_embedder, monkeypatch):
@@ -52,7 +58,25 @@ def test_rag_index_catches_a_change_that_kept_size_and_time(seed_corpus, tmp_pat
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert path.stat().st_size == stat.st_size
     manifest = read_manifest(tmp_path / "index")
-    assert corpus_hashes(list_corpus(seed_corpus), manifest)[UPI] == manifest.files[UPI], "a question trusts stat"
+    assert current_corpus(seed_corpus, manifest) is manifest.corpus, "a question trusts stat"
     report = update_index(seed_corpus, tmp_path / "index", fake_embedder)
     assert report.embedded == [UPI]
     assert "600,000" in "".join(c.text for c in report.index.chunks if c.source == UPI)
+
+
+def test_an_index_of_the_previous_format_is_reported_as_such_and_rebuilt(seed_corpus, tmp_path, fake_embedder):
+    """Format 3 kept the corpus as two maps, file -> sha256 and file -> [size, mtime_ns]."""
+    update_index(seed_corpus, tmp_path / "index", fake_embedder)
+    path = tmp_path / "index" / "current" / "manifest.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    corpus = data.pop("corpus")
+    data |= {
+        "format_version": 3,
+        "files": dict(zip(corpus["sources"], corpus["sha256"])),
+        "stats": {s: [size, t] for s, size, t in zip(corpus["sources"], corpus["sizes"], corpus["mtimes_ns"])},
+    }
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(IndexStateError, match=r"out of date \(built by rag .* \(format 3\)"):
+        open_index(seed_corpus, tmp_path / "index", fake_embedder, rebuild=False)
+    index = open_index(seed_corpus, tmp_path / "index", fake_embedder)
+    assert index.manifest.corpus.sources == sorted(p.name for p in seed_corpus.iterdir())

@@ -45,7 +45,7 @@ def test_index_holds_only_article_text_and_groups_copies(seed_corpus, tmp_path, 
     assert groups["000"] == groups["002"] != groups["001"]
     manifest = read_manifest(tmp_path / "index")
     assert manifest.embedding_model == "fake-bow" and manifest.dim == 256 and manifest.chunks == len(index.chunks)
-    assert set(manifest.files) == {p.name for p in seed_corpus.iterdir()}
+    assert set(manifest.corpus.sources) == {p.name for p in seed_corpus.iterdir()}
     assert index.vectors.shape == (len(index.chunks), 256)
     assert np.allclose(np.linalg.norm(index.vectors, axis=1), 1.0, atol=1e-5)
 
