@@ -74,20 +74,7 @@ def question_passages(record: dict, corpus: Path, embedder, k: int = DEFAULT_K) 
     passages = []
     for item, score in reciprocal_rank_fusion(dense, [p for p in keyword if p[1] > 0])[:k]:
         doc, chunk = chunks[item]
-        passages.append(
-            Passage(
-                chunk.id,
-                doc.source,
-                chunk.text,
-                chunk.start,
-                chunk.end,
-                doc.outlet,
-                doc.title,
-                doc.date,
-                doc.group,
-                score,
-            )
-        )
+        passages.append(Passage.of(doc, chunk, score))
     return passages
 
 

@@ -45,6 +45,23 @@ class Passage:
     keyword_score: float | None = None
     also_in: tuple[str, ...] = field(default=())  # other copies of this very passage (same figures)
 
+    @classmethod
+    def of(cls, document, chunk, score: float, **scores: float | None) -> Passage:
+        """A chunk of a document as a passage, with its fused score (and the dense and keyword ones)."""
+        return cls(
+            chunk.id,
+            chunk.source,
+            chunk.text,
+            chunk.start,
+            chunk.end,
+            document.outlet,
+            document.title,
+            document.date,
+            document.group,
+            score,
+            **scores,
+        )
+
     @property
     def label(self) -> str:
         """Who says it: the outlet, or a neutral name (never the file name, whose digits read as figures)."""
@@ -116,19 +133,8 @@ def retrieve(
             continue
         if len(chosen) < k:
             chosen.append(
-                Passage(
-                    chunk_id=chunk.id,
-                    source=chunk.source,
-                    text=chunk.text,
-                    start=chunk.start,
-                    end=chunk.end,
-                    outlet=doc.outlet,
-                    title=doc.title,
-                    date=doc.date,
-                    group=doc.group,
-                    score=score,
-                    dense_score=dense_scores.get(item),
-                    keyword_score=keyword_scores.get(item),
+                Passage.of(
+                    doc, chunk, score, dense_score=dense_scores.get(item), keyword_score=keyword_scores.get(item)
                 )
             )
     return chosen

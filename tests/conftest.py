@@ -184,22 +184,7 @@ def as_passages():
     from rag.retrieval import Passage
 
     def convert(documents):
-        return [
-            Passage(
-                chunk.id,
-                doc.source,
-                chunk.text,
-                chunk.start,
-                chunk.end,
-                doc.outlet,
-                doc.title,
-                doc.date,
-                doc.group,
-                0.0,
-            )
-            for doc in documents
-            for chunk in chunk_document(doc)
-        ]
+        return [Passage.of(doc, chunk, 0.0) for doc in documents for chunk in chunk_document(doc)]
 
     return convert
 
