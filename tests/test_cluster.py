@@ -230,7 +230,9 @@ def test_a_ray_build_equals_the_local_build(local_cluster, seed_corpus, tmp_path
 def test_rag_index_takes_the_address_of_a_cluster_started_with_ray_start(seed_corpus, tmp_path, rag_command):
     require_ray()
     port = free_port()
-    ray_bin = shutil.which("ray", path=os.path.dirname(sys.executable))
+    # The `ray` command of the Python running the tests (another one on PATH may be another Ray version).
+    ray_bin = shutil.which("ray", path=os.path.dirname(sys.executable)) or shutil.which("ray")
+    assert ray_bin, "Ray is importable but its `ray` command is on neither this Python's bin nor PATH"
     # Its own temporary directory (short: Ray's socket paths must fit 107 characters), so the address
     # file `ray start` leaves behind never points another test's ray.init() at this cluster.
     ray_tmp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
