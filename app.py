@@ -62,7 +62,7 @@ def render_answer(answer: Answer) -> str:
     the numbered sources the answer cites, then how the answer was made."""
     parts = [f'<div class="rag-asked">Sources and checks for <q>{escape(answer.question)}</q></div>']
     if answer.short:
-        parts.append(f'<div class="rag-short">Answer: <b>{escape(answer.short)}</b></div>')
+        parts.append(f'<div class="rag-short">Answer: <b>{escape(answer.headline)}</b></div>')
     parts += guard_notices(answer)
     if answer.citations:
         parts.append('<div class="rag-sources">' + "".join(source_card(c, answer) for c in answer.citations) + "</div>")

@@ -10,10 +10,12 @@
 
 The public API:
 
-- `ask(question, *, k=5, model=None, index_dir="index", corpus_dir="seeds", rebuild=True) -> Answer`
+- `ask(question, *, k=5, model=None, index_dir="index", corpus_dir="seeds", rebuild=True, as_of=None) -> Answer`
   Retrieves passages (dense + BM25), reads the short answer among the spans they state (a learned
   ranker; a model only re-scores the best candidates) and runs the numeric guard. `answer.short` is the
-  asked thing; `answer.text` leads with it, its citation and the quoted sentence. `model` is "smollm2",
+  asked thing, `answer.headline` what to show first (every source's value when they disagree);
+  `answer.text` leads with it, its citation and the quoted sentence. `as_of` (a date or "YYYY-MM-DD")
+  leaves out later articles. `model` is "smollm2",
   "gemma3-270m", "extractive" (no model) or a path to any GGUF file. The index is built on first use and updated when the corpus changes.
 - `ask_stream(...)`: the same, yielding the answer's text as soon as it is read, then the checked `Answer`.
 - `build_index(corpus_dir="seeds", index_dir="index", *, progress=False) -> BuildReport`: build or update

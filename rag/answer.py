@@ -73,6 +73,17 @@ class Answer:
     as_of: date | None = None  # the day the question was asked: later articles were left out
     short: str = ""  # the asked thing ("Kansas"), which `text` leads with; "" when the corpus does not answer
 
+    @property
+    def headline(self) -> str:
+        """The short answer as shown first: when sources disagree about it, every source's value instead
+        ("sources disagree: more than 1.5 billion barrels (Kyiv Independent [1]) / …"), never one of them."""
+        if self.guard.conflicts:
+            rows = [row for conflict in self.guard.conflicts for row in conflict.rows]
+            return "sources disagree: " + " / ".join(
+                f"{row.text} ({row.label}{f' [{row.n}]' if row.n else ''})" for row in rows
+            )
+        return self.short
+
     def to_dict(self) -> dict:
         return {
             "question": self.question,

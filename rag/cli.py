@@ -135,7 +135,7 @@ def run_eval(args) -> int:
 def format_answer(result: api.Answer) -> str:
     """The short answer, the answer with its quote, the guard's table when sources disagree, and the
     numbered sources with their quotes."""
-    lines = ([f"Answer: {result.short}", ""] if result.short else []) + [
+    lines = ([f"Answer: {result.headline}", ""] if result.short else []) + [
         textwrap.fill(paragraph, 100) for paragraph in result.text.split("\n\n")
     ]
     guard = result.guard

@@ -87,6 +87,8 @@ def test_cli_human_output_shows_the_conflict_table(seeds, rag_command):
     assert "Sources disagree:" in result.stdout and "Sources:" in result.stdout
     table = result.stdout.split("Sources disagree:")[-1]
     assert "1.5 million" in table and "1.5 billion" in table
+    first = result.stdout.splitlines()[0]
+    assert first.startswith("Answer: sources disagree: ") and "1.5 million" in first and "1.5 billion" in first
 
 
 @pytest.mark.parametrize(
