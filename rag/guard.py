@@ -46,6 +46,7 @@ from .quantities import (
     asked_quantity,
     extract_quantities,
     figure_modality,
+    how_reported,
     same_value,
     supports,
 )
@@ -87,21 +88,6 @@ _YEAR_DIGITS = re.compile(r"\d{4}")
 Status = Literal["ok", "conflict", "changed", "unsupported", "no_numbers"]
 _TIMES = ("year", "date")
 
-# Who an outlet's own sources are ("three people familiar with the matter", "two officials who spoke
-# on condition of anonymity"): how one outlet reported, never a fact two outlets can disagree on.
-_SOURCING = re.compile(
-    r"(?:\s+[\w-]+){0,2}?\s+(?:people|persons|sources|officials)\s+(?:familiar|briefed|close to|with knowledge|"
-    r"who (?:spoke|requested|asked|were not|was not|are not|is not|declined))",
-    re.I,
-)
-# When an outlet's source spoke ("both governments said Wednesday", "told CNN on Tuesday") and an
-# article's own dateline ("SEOUL, March 27 (UPI) --"): when one outlet reported, not an event's date.
-_SAID_BEFORE = re.compile(
-    r"\b(?:said|says|told(?:\s+[\w.'’-]+){1,3}?|announced|reported|added|confirmed|wrote|stated)"
-    r"\s+(?:on\s+|late\s+|early\s+)?$",
-    re.I,
-)
-_DATELINE_AFTER = re.compile(r"\s*\([A-Z][\w. ]{0,30}\)\s*(?:--|—|–|-)")
 _CLAUSE_BREAK = re.compile(r"\s+(?:--|—|–)\s+|;\s+")
 _RATE_AFTER = re.compile(
     r"^(?:\s+[\w'-]+){0,4}?\s+(?:per|a|an|each|every)\s+(year|month|week|day)\b|"
@@ -284,19 +270,10 @@ def _mentions(passages: Sequence[Passage]) -> list[_Mention]:
         periods = find_periods(passage.text, published)
         for sentence in split_sentences(passage.text):
             for q in (q for q in quantities if sentence.start <= q.start < sentence.end):
-                if (passage.source, passage.start + q.start) not in seen and not _how_reported(passage.text, q):
+                if (passage.source, passage.start + q.start) not in seen and not how_reported(passage.text, q):
                     seen.add((passage.source, passage.start + q.start))
                     found.append(_mention(q, n, passage, sentence, periods, published))
     return found
-
-
-def _how_reported(text: str, q: Quantity) -> bool:
-    """An outlet's own sources, the day a source spoke, or the article's dateline (never compared)."""
-    if _SOURCING.match(text, q.figure[1]):
-        return True
-    return q.kind == "date" and bool(
-        _SAID_BEFORE.search(text, max(0, q.start - 40), q.start) or _DATELINE_AFTER.match(text, q.end)
-    )
 
 
 def _published(passage: Passage) -> date | None:

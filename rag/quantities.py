@@ -431,6 +431,34 @@ def figure_modality(q: Quantity, before: str) -> Modality:
     return "forecast" if _FORECAST.search(before) else "actual"
 
 
+# Who an outlet's own sources are ("three people familiar with the matter", "two officials who spoke
+# on condition of anonymity"): how one outlet reported, never a fact two outlets can disagree on.
+_SOURCING = re.compile(
+    r"(?:\s+[\w-]+){0,2}?\s+(?:people|persons|sources|officials)\s+(?:familiar|briefed|close to|with knowledge|"
+    r"who (?:spoke|requested|asked|were not|was not|are not|is not|declined))",
+    re.I,
+)
+# When an outlet's source spoke ("both governments said Wednesday", "told CNN on Tuesday") and an
+# article's own dateline ("SEOUL, March 27 (UPI) --"): when one outlet reported, not an event's date.
+_SAID_BEFORE = re.compile(
+    r"\b(?:said|says|told(?:\s+[\w.'’-]+){1,3}?|announced|reported|added|confirmed|wrote|stated)"
+    r"\s+(?:on\s+|late\s+|early\s+)?$",
+    re.I,
+)
+_DATELINE_AFTER = re.compile(r"\s*\([A-Z][\w. ]{0,30}\)\s*(?:--|—|–|-)")
+
+
+def how_reported(text: str, q: Quantity) -> bool:
+    """Whether a figure says how one outlet reported rather than a fact of the story: the outlet's own
+    sources, the day a source spoke, or the article's dateline. The guard never compares them, and the
+    reader never answers with them."""
+    if _SOURCING.match(text, q.figure[1]):
+        return True
+    return q.kind == "date" and bool(
+        _SAID_BEFORE.search(text, max(0, q.start - 40), q.start) or _DATELINE_AFTER.match(text, q.end)
+    )
+
+
 # --- what a question asks for -------------------------------------------------------------------
 
 

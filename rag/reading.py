@@ -29,7 +29,15 @@ from .chunking import split_sentences
 from .dates import find_periods
 from .embedding import Embedder
 from .models import Generator
-from .quantities import LIMIT_WORDS, Asked, Quantity, asked_quantity, extract_quantities, figure_modality
+from .quantities import (
+    LIMIT_WORDS,
+    Asked,
+    Quantity,
+    asked_quantity,
+    extract_quantities,
+    figure_modality,
+    how_reported,
+)
 from .retrieval import Passage
 from .text import FUNCTION_WORDS
 
@@ -173,13 +181,11 @@ def _distance(span: tuple[int, int], places: list[int]) -> float:
     return min((first - p if p < first else p - last + 1 for p in places if not first <= p < last), default=math.inf)
 
 
-def _modality(sentence: AnnotatedSentence, figures: list[Quantity], mention: Mention) -> str | None:
-    """What the figure a mention states says (actual, maximum, forecast, limit), or None for no figure.
-    `figures` are the sentence's quantities."""
+def _figure_of(sentence: AnnotatedSentence, figures: list[Quantity], mention: Mention) -> Quantity | None:
+    """The figure (of the sentence's `figures`) that a mention states, if any."""
     offset = mention.start - sentence.start
     end = offset + len(mention.text)
-    q = next((q for q in figures if q.start < end and offset < q.end), None)
-    return figure_modality(q, sentence.text[: q.start]) if q else None
+    return next((q for q in figures if q.start < end and offset < q.end), None)
 
 
 def find_candidates(question: str, passages: Sequence[Passage], embedder: Embedder) -> list[Candidate]:
@@ -240,7 +246,10 @@ def find_candidates(question: str, passages: Sequence[Passage], embedder: Embedd
             )
             if features is None:
                 continue
-            modality = _modality(sentence, figures, mention)
+            figure = _figure_of(sentence, figures, mention)
+            if figure is not None and how_reported(sentence.text, figure):
+                continue  # a dateline's date or the day a source spoke is not when the story's event happened
+            modality = figure_modality(figure, sentence.text[: figure.start]) if figure else None
             if modality == "limit" and asked is not None and not limit_asked:
                 continue
             if modality:

@@ -214,3 +214,12 @@ def test_a_passage_sharing_no_word_with_the_question_is_not_read():
     assert (
         find_candidates(question, [passage("North Korea imported 1.5 million barrels in 2023.")], FakeEmbedder()) == []
     )
+
+
+def test_a_datelines_date_or_the_day_a_source_spoke_is_never_when_the_event_happened():
+    text = (
+        "SEOUL, March 27 (UPI) -- The two countries launched a task force, both governments said Wednesday. "
+        "The task force held its first meeting on Tuesday in Washington."
+    )
+    found = {c.text for c in find_candidates("When did the task force first meet?", [passage(text)], FakeEmbedder())}
+    assert "Tuesday" in found and not found & {"March 27", "Wednesday"}
