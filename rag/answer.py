@@ -20,7 +20,7 @@ from typing import Literal
 from .dates import parse_as_of
 from .embedding import Embedder
 from .errors import QuestionError
-from .guard import GuardReport, cited_spans, review, unsupported_numbers
+from .guard import GuardReport, cited_spans, review
 from .index import BuildReport, Index, index_embedder, open_index, update_index
 from .models import Generator, resolve_generator
 from .reading import Reading, answer_text, best_sentence, read
@@ -210,10 +210,7 @@ class Pipeline:
     ) -> Answer:
         """Run the guard over the answer text and assemble the `Answer`."""
         run.lap()
-        claims = text if mode != "abstain" else ""
-        # Every figure of an answer comes from a cited sentence; this check keeps it so whatever changes upstream.
-        unsupported = [q.text for q in unsupported_numbers(claims, passages, question=question)]
-        guard = review(question, claims, passages, self.embedder, unsupported=unsupported, as_of=run.as_of)
+        guard = review(question, text if mode != "abstain" else "", passages, self.embedder, as_of=run.as_of)
         run.lap("guard_s")
         if lead := guard.summary():
             text = f"{lead}\n\n{text}"

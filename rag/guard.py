@@ -719,20 +719,20 @@ def review(
     passages: Sequence[Passage],
     embedder: Embedder,
     *,
-    unsupported: Sequence[str] = (),
     as_of: date | str | None = None,
 ) -> GuardReport:
     """The guard's report on an answer: the values it states compared with the same quantity in the
     other documents, conflicts among them (same quantity, same time), limits that bound a disputed
     one, and timelines of those that changed over time, the latest given as of `as_of`.
 
-    Only figures the answer states count, not those it repeats from the question. `unsupported`
-    carries the numbers of a rejected reply. Status precedence: conflict > changed > unsupported >
-    ok > no_numbers.
+    Only figures the answer states count, not those it repeats from the question; those no passage it
+    cites states are `unsupported` (`unsupported_numbers`). Status precedence: conflict >
+    changed > unsupported > ok > no_numbers.
     """
     day = date.fromisoformat(as_of) if isinstance(as_of, str) else as_of
     given = extract_quantities(question)
     claims = [(q, cited) for q, cited in _claims(answer) if not any(supports(g, q) for g in given)]
+    unsupported = [q.text for q in unsupported_numbers(answer, passages, question=question)]
 
     def stated(m: _Mention) -> bool:
         return any(m.n in cited and supports(m.quantity, q) for q, cited in claims)
@@ -779,7 +779,7 @@ def review(
         status,
         [mentions[i].row for i in values],
         conflicts,
-        list(unsupported),
+        unsupported,
         [mentions[i].row for i in bounds],
         timelines,
     )

@@ -410,16 +410,13 @@ def test_dates_of_different_outlets_are_compared_on_the_calendar(fake_embedder):
 
 
 def test_status_precedence(two_outlets, fake_embedder):
+    # "2 million barrels" is a figure no cited passage states.
     conflict = review(
-        "q",
-        "It imported more than 1.5 billion barrels [1].",
-        two_outlets,
-        fake_embedder,
-        unsupported=["2 million barrels"],
+        "q", "It imported more than 1.5 billion barrels [1]. It sold 2 million barrels [1].", two_outlets, fake_embedder
     )
     assert conflict.status == "conflict" and conflict.unsupported == ["2 million barrels"]
     unsupported = review(
-        "q", "The cap is 500,000 barrels a year [1].", two_outlets, fake_embedder, unsupported=["2 million barrels"]
+        "q", "The cap is 500,000 barrels a year [1]. It sold 2 million barrels [1].", two_outlets, fake_embedder
     )
     assert unsupported.status == "unsupported"
     assert review("q", "The cap is 500,000 barrels a year [1].", two_outlets, fake_embedder).status == "ok"
