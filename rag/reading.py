@@ -213,6 +213,9 @@ def find_candidates(question: str, passages: Sequence[Passage], embedder: Embedd
     idf = {q: math.log((len(sentences) + 1) / (sum(q in stems for stems in stems_of) + 0.5)) for q in question_stems}
     total_weight = sum(idf.values()) or 1.0
     passage_stems = {n: set().union(*(st for (m, _), st in zip(sentences, stems_of) if m == n)) for n, _ in sentences}
+    passage_overlap = {
+        n: sum(idf[q] for q in question_stems & stems) / total_weight for n, stems in passage_stems.items()
+    }
     vectors = embedder.embed([question] + [s.text for _, s in sentences])
     cosines = vectors[1:] @ vectors[0]
     candidates = []
@@ -232,7 +235,7 @@ def find_candidates(question: str, passages: Sequence[Passage], embedder: Embedd
                 positions.setdefault(word.lower[:5], []).append(i)
         sentence_features = {
             "sentence_overlap": sum(idf[q] for q in shared) / total_weight,
-            "passage_overlap": sum(idf[q] for q in question_stems & passage_stems[n]) / total_weight,
+            "passage_overlap": passage_overlap[n],
             "cosine": float(cosine),
             "rank": 1.0 / n,
             "states_asked_period": states_period,
