@@ -37,7 +37,7 @@ import numpy as np
 from bench.common import ROOT, Figure, format_table
 from rag import guard
 from rag.chunking import ChunkSettings
-from rag.corpus import CorpusFile, read_document
+from rag.corpus import CorpusFile, is_paragraph, read_document
 from rag.quantities import extract_quantities
 from rag.retrieval import Passage
 
@@ -80,12 +80,16 @@ def article(folder: Path, name: str) -> tuple[str, str | None, str | None, str |
 def passage_at(folder: Path, name: str, offset: int) -> Passage:
     """The paragraph of a corpus file that holds `offset`, with the paragraphs before it that fit in
     a chunk (`ChunkSettings.max_chars`: what retrieval hands the guard), as a passage dated by its
-    article."""
+    article. Only article paragraphs are taken in, as the index does: never the page's header (its
+    title, its "August 17, 2017 · usatoday.com" line) or a sub-heading."""
     raw, outlet, published, title = article(folder, name)
     start = raw.rfind("\n", 0, offset) + 1
     end = raw.find("\n", offset)
     end = len(raw) if end < 0 else end
     while start > 0 and end - (earlier := raw.rfind("\n", 0, start - 1) + 1) <= ChunkSettings.max_chars:
+        line = raw[earlier : start - 1].strip()
+        if line and not is_paragraph(line):
+            break
         start = earlier
     return Passage(f"{name}#{start}", name, raw[start:end], start, end, outlet, title, published, name, 0.0)
 
@@ -349,8 +353,13 @@ def propose(root: Path, out: Path, per_subject: int = 3, seed: int = 0) -> None:
                     continue
                 raw = (folder / name).read_text(encoding="utf-8", errors="replace")
                 for paragraph in re.finditer(r"[^\n]+", raw):
-                    if len(paragraph.group()) > 80:
-                        mentions += guard._mentions([passage_at(folder, name, paragraph.start())])
+                    if len(paragraph.group()) > 80 and is_paragraph(paragraph.group().strip()):
+                        passage = passage_at(folder, name, paragraph.start())
+                        mentions += [
+                            m
+                            for m in guard._mentions([passage])
+                            if passage.start + m.quantity.start >= paragraph.start()
+                        ]
             mentions = [m for m in mentions if m.quantity.kind in guard._TIMES or m.quantity.unit]
             candidates = [
                 (a, b)
