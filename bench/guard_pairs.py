@@ -37,7 +37,7 @@ import numpy as np
 from bench.common import ROOT, Figure, format_table
 from rag import guard
 from rag.chunking import ChunkSettings
-from rag.corpus import CorpusFile, is_paragraph, read_document
+from rag.corpus import CorpusFile, Document, group_near_duplicates, is_paragraph, read_document
 from rag.quantities import extract_quantities
 from rag.retrieval import Passage
 
@@ -64,20 +64,35 @@ DAYS = [0, 1, 2, 3, 7, 14]
 
 
 @lru_cache(maxsize=4096)
+def document(folder: Path, name: str) -> Document | None:
+    """A corpus file read as the index reads it."""
+    stat = (folder / name).stat()
+    return read_document(CorpusFile(name, folder, stat.st_size, stat.st_mtime_ns))
+
+
+@lru_cache(maxsize=4096)
 def article(folder: Path, name: str) -> tuple[str, str | None, str | None, str | None]:
     """The raw text of a corpus file, its outlet, its publication date (from the page, else from
     a RealTimeQA file name such as cnn-com-20220101-...) and its title."""
-    path = folder / name
-    stat = path.stat()
-    document = read_document(CorpusFile(name, folder, stat.st_size, stat.st_mtime_ns))
-    published = document.date if document and document.date else None
+    read = document(folder, name)
+    published = read.date if read and read.date else None
     if published is None and (found := _FILE_DATE.search(name)):
         published = "-".join(found.groups())
-    title = document.title if document else None
-    return path.read_text(encoding="utf-8", errors="replace"), document.outlet if document else None, published, title
+    title = read.title if read else None
+    raw = (folder / name).read_text(encoding="utf-8", errors="replace")
+    return raw, read.outlet if read else None, published, title
 
 
-def passage_at(folder: Path, name: str, offset: int) -> Passage:
+def story_groups(folder: Path, names: list[str]) -> dict[str, str]:
+    """The story group of each file, as the index gives it: copies of one story
+    (`rag.corpus.group_near_duplicates`) share one, and the guard takes their figures in the same
+    clause for one figure."""
+    read = [doc for name in dict.fromkeys(names) if (doc := document(folder, name))]
+    grouped = {doc.source: doc.group for doc in group_near_duplicates(read)}
+    return {name: grouped.get(name, name) for name in names}
+
+
+def passage_at(folder: Path, name: str, offset: int, group: str | None = None) -> Passage:
     """The paragraph of a corpus file that holds `offset`, with the paragraphs before it that fit in
     a chunk (`ChunkSettings.max_chars`: what retrieval hands the guard), as a passage dated by its
     article. Only article paragraphs are taken in, as the index does: never the page's header (its
@@ -91,7 +106,7 @@ def passage_at(folder: Path, name: str, offset: int) -> Passage:
         if line and not is_paragraph(line):
             break
         start = earlier
-    return Passage(f"{name}#{start}", name, raw[start:end], start, end, outlet, title, published, name, 0.0)
+    return Passage(f"{name}#{start}", name, raw[start:end], start, end, outlet, title, published, group or name, 0.0)
 
 
 @dataclass
@@ -133,7 +148,8 @@ def load(split: str, embedder) -> list[Pair]:
         if label is None or label["split"] != split:
             continue
         folder = CORPORA[label["corpus"]]
-        passages = [passage_at(folder, name, start) for name, start, _ in (label["a"], label["b"])]
+        groups = story_groups(folder, [label["a"][0], label["b"][0]])
+        passages = [passage_at(folder, name, start, groups[name]) for name, start, _ in (label["a"], label["b"])]
         mentions = guard._mentions(passages)
         pair = Pair(
             label, mentions, figure_at(mentions, passages, *label["a"]), figure_at(mentions, passages, *label["b"])
