@@ -10,7 +10,7 @@ year") or else the day its article was published. Two figures from different doc
 for one quantity when kind, unit, rate and modality agree and each is the other's best match, likely
 enough by a model learned on labelled pairs (`pair_features`: the cosine of their clauses with the
 figure masked, the names their sentences, passages and subjects share, the words next to them, their
-titles, how far apart the articles were published); a figure of what the question asks for is also
+titles, how far apart the articles were published, the other figures their passages and sentences share); a figure of what the question asks for is also
 matched with another document's that answers the question as well. One quantity with different
 values in the same period is a conflict; in different periods it is a timeline (status "changed").
 Dates are compared across outlets too, resolved to the calendar at the precision the text gives:
@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -55,7 +55,7 @@ from .text import CITATION, FUNCTION_WORDS, UnionFind, cited_numbers, words
 
 # Which figures of two articles are one quantity is decided by a logistic regression over the
 # features of `pair_features` (the masked clauses' cosine with all-MiniLM-L6-v2, shared names,
-# title words, days apart), learned with scikit-learn on the hand-labelled figure pairs of the
+# title words, days apart, shared other figures), learned with scikit-learn on the hand-labelled figure pairs of the
 # RealTimeQA train corpus (bench/guard_pairs.jsonl, split "train") and reported on the dev pairs:
 # `python -m bench.guard_pairs learn` writes its weights and thresholds (amounts; dates and years) to
 # this file, with the figures they were measured at; bench/RESULTS.md keeps them.
@@ -212,6 +212,10 @@ class _Mention:
     modality: Modality
     near: frozenset[str] = frozenset()  # the content words of the clause next to the figure
     segment: str = ""  # the part of the clause between commas around the figure, masked
+    # The other figures of its passage and of its sentence, by kind, unit and value: what else the
+    # text says about the same event ("$900 million", "21,000 players" beside a settlement's day).
+    others: frozenset[tuple[str, str, float]] = frozenset()
+    sentence_others: frozenset[tuple[str, str, float]] = frozenset()
 
     @property
     def row(self) -> GuardRow:
@@ -272,7 +276,7 @@ def _mentions(passages: Sequence[Passage]) -> list[_Mention]:
             for q in (q for q in quantities if sentence.start <= q.start < sentence.end):
                 if (passage.source, passage.start + q.start) not in seen and not how_reported(passage.text, q):
                     seen.add((passage.source, passage.start + q.start))
-                    found.append(_mention(q, n, passage, sentence, periods, published))
+                    found.append(_mention(q, n, passage, sentence, periods, published, quantities))
     return found
 
 
@@ -290,6 +294,7 @@ def _mention(
     sentence: Sentence,
     periods: list[tuple[int, int, Period]],
     published: date | None,
+    quantities: Sequence[Quantity],
 ) -> _Mention:
     text = passage.text
     start, end = _clause(text, sentence, q.start)
@@ -308,7 +313,25 @@ def _mention(
     near = _content_words(before)[-NEAR_WORDS:] + _content_words(after)[:NEAR_WORDS]
     segment = _segment(text[start : q.figure[0]]) + "X" + _segment(text[q.figure[1] : end], after=True)
     rate = _rate(before, after)
-    return _Mention(q, n, passage, sentence.text, clause, period, rate, modality, frozenset(near), segment)
+    others = [other for other in quantities if other.start != q.start]
+    return _Mention(
+        q,
+        n,
+        passage,
+        sentence.text,
+        clause,
+        period,
+        rate,
+        modality,
+        frozenset(near),
+        segment,
+        _values(others),
+        _values(o for o in others if sentence.start <= o.start < sentence.end),
+    )
+
+
+def _values(quantities: Iterable[Quantity]) -> frozenset[tuple[str, str, float]]:
+    return frozenset((q.kind, q.unit, q.value) for q in quantities)
 
 
 def _segment(text: str, *, after: bool = False) -> str:
@@ -441,7 +464,8 @@ def pair_features(a: _Mention, b: _Mention, cosine: float) -> list[float]:
     `ALIGNMENT_FILE`'s "features": the masked clauses' cosine; how much the names of their
     sentences, of their passages and of their subjects agree; the words next to the figures they
     share; the words of their articles' titles they share; how many days apart the articles were
-    published."""
+    published; how much the other figures of their passages and of their sentences agree (one
+    event's report gives its other figures too; boilerplate about two events gives other ones)."""
     published = [_published(m.passage) for m in (a, b)]
     days = abs((published[0] - published[1]).days) if None not in published else 0
     return [
@@ -452,6 +476,8 @@ def pair_features(a: _Mention, b: _Mention, cosine: float) -> list[float]:
         _overlap(a.near, b.near),
         _overlap(_title_words(a.passage.title), _title_words(b.passage.title)),
         math.log1p(days),
+        _overlap(a.others, b.others),
+        _overlap(a.sentence_others, b.sentence_others),
     ]
 
 
