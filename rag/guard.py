@@ -459,13 +459,19 @@ def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
     return 2 * len(a & b) / min(len(a), len(b)) - 1 if a and b else 0.0
 
 
+def _shared(a: frozenset, b: frozenset) -> float:
+    """The share of the smaller set found in the larger, 0 when either is empty: evidence for, never
+    against (two outlets' reports of one event most often state different other figures)."""
+    return len(a & b) / min(len(a), len(b)) if a and b else 0.0
+
+
 def pair_features(a: _Mention, b: _Mention, cosine: float) -> list[float]:
     """What tells whether two figures of different articles are one quantity, in the order of
     `ALIGNMENT_FILE`'s "features": the masked clauses' cosine; how much the names of their
     sentences, of their passages and of their subjects agree; the words next to the figures they
     share; the words of their articles' titles they share; how many days apart the articles were
-    published; how much the other figures of their passages and of their sentences agree (one
-    event's report gives its other figures too; boilerplate about two events gives other ones)."""
+    published; the share of the other figures of their passages and of their sentences they have in
+    common (one event's reports give some of its other figures alike)."""
     published = [_published(m.passage) for m in (a, b)]
     days = abs((published[0] - published[1]).days) if None not in published else 0
     return [
@@ -476,8 +482,8 @@ def pair_features(a: _Mention, b: _Mention, cosine: float) -> list[float]:
         _overlap(a.near, b.near),
         _overlap(_title_words(a.passage.title), _title_words(b.passage.title)),
         math.log1p(days),
-        _overlap(a.others, b.others),
-        _overlap(a.sentence_others, b.sentence_others),
+        _shared(a.others, b.others),
+        _shared(a.sentence_others, b.sentence_others),
     ]
 
 
