@@ -301,6 +301,8 @@ def _mention(
     clause = text[start : q.figure[0]] + "X" + text[q.figure[1] : end]
     before, after = text[start : q.start], text[q.end : end]
     modality = figure_modality(q, before)
+    if modality == "forecast" and _of_an_earlier_year(q, published):
+        modality = "actual"  # "fans might be tucking into the 1983 film": a past year is never a forecast
     stated = [
         (min(abs(p_start - q.end), abs(q.start - p_end)), period)
         for p_start, p_end, period in periods
@@ -332,6 +334,14 @@ def _mention(
 
 def _values(quantities: Iterable[Quantity]) -> frozenset[tuple[str, str, float]]:
     return frozenset((q.kind, q.unit, q.value) for q in quantities)
+
+
+def _of_an_earlier_year(q: Quantity, published: date | None) -> bool:
+    """A year or date of a year before its article's publication."""
+    if published is None or q.kind not in _TIMES:
+        return False
+    year = int(q.value) if q.kind == "year" else int(q.value) // 10000
+    return 0 < year < published.year
 
 
 def _segment(text: str, *, after: bool = False) -> str:
