@@ -10,9 +10,10 @@ year") or else the day its article was published. Two figures from different doc
 for one quantity when kind, unit, rate and modality agree and each is the other's best match, likely
 enough by a model learned on labelled pairs (`pair_features`: the cosine of their clauses with the
 figure masked, the names their sentences, passages and subjects share, the words next to them, their
-titles, how far apart the articles were published, the other figures their passages and sentences share); a figure of what the question asks for is also
-matched with another document's that answers the question as well. One quantity with different
-values in the same period is a conflict; in different periods it is a timeline (status "changed").
+titles, how far apart the articles were published, the other figures their passages and sentences
+share); a figure of what the question asks for is also matched with another document's that answers
+the question as well. One quantity with different values in the same period is a conflict; in
+different periods it is a timeline (status "changed").
 Dates are compared across outlets too, resolved to the calendar at the precision the text gives:
 two dates of one event (aligned the same way) disagree when they cannot be the same day.
 
@@ -55,10 +56,10 @@ from .text import CITATION, FUNCTION_WORDS, UnionFind, cited_numbers, words
 
 # Which figures of two articles are one quantity is decided by a logistic regression over the
 # features of `pair_features` (the masked clauses' cosine with all-MiniLM-L6-v2, shared names,
-# title words, days apart, shared other figures), learned with scikit-learn on the hand-labelled figure pairs of the
-# RealTimeQA train corpus (bench/guard_pairs.jsonl, split "train") and reported on the dev pairs:
-# `python -m bench.guard_pairs learn` writes its weights and thresholds (amounts; dates and years) to
-# this file, with the figures they were measured at; bench/RESULTS.md keeps them.
+# title words, days apart, shared other figures), learned with scikit-learn on the hand-labelled
+# figure pairs of the RealTimeQA train corpus (bench/guard_pairs.jsonl, split "train") and reported
+# on the dev pairs: `python -m bench.guard_pairs learn` writes its weights and thresholds (amounts;
+# dates and years) to this file, with the figures they were measured at; bench/RESULTS.md keeps them.
 ALIGNMENT_FILE = Path(__file__).with_name("guard_alignment.json")
 # Days apart within which two figures dated only by their articles' publication (or by "as of" a
 # day) describe the same moment (train: the same_period labels of pairs one to three days apart).
