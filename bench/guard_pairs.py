@@ -247,8 +247,9 @@ def learn(pairs: list[Pair], seeds: list[Pair]) -> tuple[guard.Alignment, int]:
     recall, else the one of best F1. Dates and years: the best recall at a precision of at least
     0.95, else the best precision, because two dates wrongly joined are a false conflict (with one
     model for both kinds, at the F1 threshold, two dev answers showed one: a landing day against a
-    departure day, a title year against another). Then the days within which two moments are one,
-    with the best recall of same_period at a precision of at least 0.95."""
+    departure day, a title year against another). Then the days within which two moments are one:
+    first those that make no false conflict on the pairs, then the best recall of same_period at a
+    precision of at least 0.95."""
     placeholder = guard.Regression((0.0,) * len(FEATURES), 0.0, 0.5)
     model = guard.Alignment(FEATURES, placeholder, placeholder)
     for kind, times in (("amounts", False), ("dates", True)):
@@ -267,9 +268,11 @@ def learn(pairs: list[Pair], seeds: list[Pair]) -> tuple[guard.Alignment, int]:
 
         model = max(models, key=key)
 
-    def moments(days: int) -> tuple[bool, float, int]:
-        precision, recall, _ = scores(pairs, model, days)["same_period"]
-        return precision >= 0.95, recall if precision >= 0.95 else precision, -days
+    def moments(days: int) -> tuple[bool, bool, float, int]:
+        result = scores(pairs, model, days)
+        precision, recall, _ = result["same_period"]
+        no_false_conflict = result["conflict"][0] == 1.0
+        return no_false_conflict, precision >= 0.95, recall if precision >= 0.95 else precision, -days
 
     return model, max(DAYS, key=moments)
 

@@ -62,8 +62,11 @@ from .text import CITATION, FUNCTION_WORDS, UnionFind, cited_numbers, words
 # dates and years) to this file, with the figures they were measured at; bench/RESULTS.md keeps them.
 ALIGNMENT_FILE = Path(__file__).with_name("guard_alignment.json")
 # Days apart within which two figures dated only by their articles' publication (or by "as of" a
-# day) describe the same moment (train: the same_period labels of pairs one to three days apart).
-SAME_MOMENT_DAYS = 3
+# day) describe the same moment. Learned on the train pairs (`python -m bench.guard_pairs learn`): the
+# most days that make no false conflict there, then the best same-period recall at precision >= 0.95.
+# At 1 to 3 days a count that grew between two reports (a storm's snowfall total a day later, a store
+# closing list three days later) was taken for a disagreement; from different days it is a timeline.
+SAME_MOMENT_DAYS = 0
 # Days before its article's publication within which a written date is "current", of the week's
 # news (a weekday resolved against the publication date can be no further back than this).
 CURRENT_DAYS = 6
