@@ -306,7 +306,7 @@ def _mention(
     before, after = text[start : q.start], text[q.end : end]
     modality = figure_modality(q, before)
     if modality == "forecast" and _of_an_earlier_year(q, published):
-        modality = "actual"  # "fans might be tucking into the 1983 film": a past year is never a forecast
+        modality = "actual"  # a film of 1983 that fans "might" see: a past year is never a forecast
     stated = [
         (min(abs(p_start - q.end), abs(q.start - p_end)), period)
         for p_start, p_end, period in periods

@@ -125,7 +125,7 @@ def test_another_outlets_count_of_what_the_question_asks_is_compared_however_its
 
 
 def test_a_year_before_the_article_is_never_a_forecast():
-    text = "Fans might be tucking into the 1983 film for the first time, and the sequel will likely open in 2026."
+    text = "Younger viewers may discover the 1983 film this spring, and a sequel will likely open in 2026."
     assert mention(text, "1983", day="2022-05-04").modality == "actual"
     assert mention(text, "2026", day="2022-05-04").modality == "forecast"
 
