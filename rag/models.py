@@ -106,6 +106,8 @@ class LlamaCppGenerator:
         # One long-lived thread runs every reply: llama.cpp's OpenMP team belongs to the calling thread,
         # and a new thread per reply leaves the previous teams spinning on the cores.
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"llama-{self.name}")
+        # The last prompt evaluated and its next-token logits (the model's cache holds its evaluation).
+        self._prompt: tuple[list[int], np.ndarray | None] = ([], None)
 
     @cached_property
     def llm(self):
@@ -129,8 +131,8 @@ class LlamaCppGenerator:
         """The mean log-probability per token of `continuation` after `prompt`, run on the model's own
         thread (llama.cpp's OpenMP team belongs to it) under its lock (the model is not thread-safe).
 
-        The prompt's evaluation is kept: the candidates of one sentence share it and only their own few
-        tokens are evaluated, one at a time, reading the next-token distribution after each."""
+        The prompt's evaluation and its next-token distribution are kept: candidates asked one after the
+        other with the same prompt evaluate only their own tokens, and get the same score in any order."""
 
         def run() -> float:
             with self.lock:
@@ -148,18 +150,24 @@ class LlamaCppGenerator:
         shared = min(shared, len(whole) - 1)  # at least one token of the continuation is scored
         room = self._n_ctx - (len(whole) - shared) - 1
         context, tail = whole[:shared][-room:], whole[shared:]
-        if llm.n_tokens >= len(context) and list(llm.input_ids[: len(context)]) == context:
-            llm.n_tokens = len(context) - 1  # the cached prompt, its last token evaluated again for its logits
-            llm.eval(context[-1:])
-        else:
+
+        def next_token_logits() -> np.ndarray:
+            return np.ctypeslib.as_array(llama_cpp.llama_get_logits(llm.ctx), shape=(llm.n_vocab(),)).copy()
+
+        cached, logits = self._prompt
+        if cached != context or llm.n_tokens < len(context) or list(llm.input_ids[: len(context)]) != context:
             llm.reset()
             llm.eval(context)
+            logits = next_token_logits()
+            self._prompt = (context, logits)
+        llm.n_tokens = len(context)  # the continuation of the previous candidate is dropped
         total = 0.0
-        for token in tail:
-            logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits(llm.ctx), shape=(llm.n_vocab(),))
+        for i, token in enumerate(tail):
             top = float(logits.max())
             total += float(logits[token]) - top - math.log(float(np.exp(logits - top).sum()))
-            llm.eval([token])
+            if i + 1 < len(tail):  # the last token's own next-token distribution is never read
+                llm.eval([token])
+                logits = next_token_logits()
         return total / len(tail)
 
 

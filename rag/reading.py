@@ -416,8 +416,16 @@ def choice_prompt(question: str, sentence: str) -> str:
 
 
 def model_scores(question: str, candidates: Sequence[Candidate], generator: Generator) -> list[float]:
-    """Each candidate's mean log-likelihood per token as the answer, given the question and its sentence."""
-    return [generator.log_likelihood(choice_prompt(question, c.sentence), " " + c.text) for c in candidates]
+    """Each candidate's mean log-likelihood per token as the answer, given the question and its sentence.
+    Candidates of one sentence are asked one after the other, so a model evaluates their prompt once."""
+    first = {}
+    for c in candidates:
+        first.setdefault(c.sentence, len(first))
+    order = sorted(range(len(candidates)), key=lambda i: first[candidates[i].sentence])
+    scores = [0.0] * len(candidates)
+    for i in order:
+        scores[i] = generator.log_likelihood(choice_prompt(question, candidates[i].sentence), " " + candidates[i].text)
+    return scores
 
 
 def model_choice(question: str, ranked: list[Candidate], generator: Generator, ranker: Ranker) -> list[Candidate]:
