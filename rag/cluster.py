@@ -28,7 +28,7 @@ from .chunking import Chunk, ChunkSettings, chunk_document
 from .corpus import CorpusFile, Document, read_document
 from .embedding import Embedder, SentenceTransformerEmbedder
 from .errors import ClusterError
-from .index import BuildReport, Processed, index_embedder, update_index
+from .index import BuildReport, Processed, annotation_lines, index_embedder, update_index
 
 ADDRESS_ENV = "RAG_RAY_ADDRESS"
 # Articles per Ray batch: ~17 chunks each, so an embedding call sees a few hundred chunks.
@@ -112,14 +112,15 @@ def process_on_ray(
     progress: bool = False,
 ) -> Processed:
     """Read, clean, chunk and embed the files on the cluster; the results, collected on the driver."""
-    processed = Processed({}, {}, {})
+    processed = Processed()
     bar = _progress(len(files)) if progress and files else None
     chunks_done = 0
-    for source, document, chunks, vectors in stream_on_ray(files, make_embedder, settings, workers=workers):
+    for source, document, chunks, vectors, lines in stream_on_ray(files, make_embedder, settings, workers=workers):
         processed.documents[source] = document
         if document is not None:
             processed.chunks[source] = chunks
             processed.vectors[source] = vectors
+            processed.annotations[source] = lines
             chunks_done += len(chunks)
         if bar is not None:
             bar.update(1)
@@ -135,9 +136,9 @@ def stream_on_ray(
     settings: ChunkSettings,
     *,
     workers: int | None = None,
-) -> Iterator[tuple[str, Document | None, list[Chunk], np.ndarray]]:
-    """Each file's document (None when it holds no article), chunks and vectors, as the cluster finishes
-    them (in no fixed order)."""
+) -> Iterator[tuple[str, Document | None, list[Chunk], np.ndarray, list[bytes]]]:
+    """Each file's document (None when it holds no article), chunks, vectors and chunk annotations (the
+    index's lines), as the cluster finishes them (in no fixed order)."""
     import ray
 
     if not files:
@@ -161,15 +162,16 @@ def stream_on_ray(
         )
     )
     for batch in dataset.iter_batches(batch_size=None):
-        for source, document, chunks, vectors in zip(
-            batch["source"], batch["document"], batch["chunks"], batch["vectors"]
+        for source, document, chunks, vectors, annotated in zip(
+            batch["source"], batch["document"], batch["chunks"], batch["vectors"], batch["annotations"]
         ):
             if not document:
-                yield str(source), None, [], np.zeros((0, 0), np.float32)
+                yield str(source), None, [], np.zeros((0, 0), np.float32), []
                 continue
             article_chunks = [Chunk(**c) for c in json.loads(chunks)]
             rows = np.frombuffer(vectors, dtype=np.float32).reshape(len(article_chunks), -1)
-            yield str(source), Document(**json.loads(document)), article_chunks, rows
+            lines = bytes(annotated).splitlines(keepends=True)
+            yield str(source), Document(**json.loads(document)), article_chunks, rows, lines
 
 
 def _progress(total: int):
@@ -179,15 +181,15 @@ def _progress(total: int):
 
 
 def _read_and_chunk(batch: dict, settings: ChunkSettings) -> dict:
-    """A Ray task: clean and chunk a batch of corpus files ("" for a file that holds no article)."""
-    documents, chunks = [], []
+    """A Ray task: clean, chunk and annotate a batch of corpus files ("" for a file that holds no article)."""
+    documents, chunks, annotations = [], [], []
     for source, root, size, mtime_ns in zip(batch["source"], batch["root"], batch["size"], batch["mtime_ns"]):
         document = read_document(CorpusFile(str(source), Path(str(root)), int(size), int(mtime_ns)))
+        article_chunks = chunk_document(document, settings) if document else []
         documents.append(json.dumps(asdict(document), ensure_ascii=False) if document else "")
-        chunks.append(
-            json.dumps([asdict(c) for c in chunk_document(document, settings)], ensure_ascii=False) if document else ""
-        )
-    return {"source": list(batch["source"]), "document": documents, "chunks": chunks}
+        chunks.append(json.dumps([asdict(c) for c in article_chunks], ensure_ascii=False) if document else "")
+        annotations.append(b"".join(annotation_lines(article_chunks)))
+    return {"source": list(batch["source"]), "document": documents, "chunks": chunks, "annotations": annotations}
 
 
 class _Embed:

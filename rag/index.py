@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import json
 import logging
+import mmap
 import os
 import shutil
 import tempfile
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .annotate import AnnotatedSentence, annotate, from_record, to_record
 from .chunking import Chunk, ChunkSettings, chunk_document
 from .corpus import (
     CorpusFile,
@@ -45,7 +47,11 @@ log = logging.getLogger("rag")
 # 2: documents carry the date, outlet and title read from the page header (the title is no longer body text).
 # 3: stable chunk ids (ids.npy), exact or IVF-PQ dense index (rag/dense.py).
 # 4: the manifest keeps the corpus files as columns (FileTable), so a question reads and compares them fast.
-FORMAT_VERSION = 4
+# 5: every chunk's reading annotation (sentences, mentions, words) is stored with it (annotations.jsonl).
+FORMAT_VERSION = 5
+# One line of JSON per chunk (`annotate.to_record`), and the byte offset where each line starts (and the end).
+ANNOTATIONS = "annotations.jsonl"
+ANNOTATION_OFFSETS = "annotations.npy"
 # The ONNX export of the embedding model lives beside the generations, so a rebuild does not export it again.
 ONNX_EXPORT = Path("embedder") / f"{EMBEDDING_MODEL}.onnx"
 
@@ -117,6 +123,8 @@ class Index:
         chunks: list[Chunk],
         dense: DenseIndex,
         bm25,
+        annotations,
+        annotation_offsets: np.ndarray,
     ):
         self.directory = directory
         self.manifest = manifest
@@ -125,6 +133,9 @@ class Index:
         self.vectors = dense.vectors
         self.dense = dense
         self.bm25 = bm25
+        # Mapped from the load on: a rebuild that removes this generation leaves a question in flight its file.
+        self.annotations = annotations
+        self.annotation_offsets = annotation_offsets
         # Each chunk's publication day (date ordinal), 0 when its document is undated.
         self.days = np.array(
             [
@@ -133,6 +144,22 @@ class Index:
             ],
             dtype=np.int64,
         )
+
+    def annotation_lines(self, rows: list[int]) -> list[bytes]:
+        """The stored annotation of each chunk row, as its line of JSON (read from disk, not kept in memory)."""
+        offsets = self.annotation_offsets
+        return [self.annotations[offsets[row] : offsets[row + 1]] for row in rows]
+
+    def sentences(self, row: int) -> tuple[AnnotatedSentence, ...]:
+        """A chunk's sentences with the mentions and words the build annotated."""
+        (line,) = self.annotation_lines([row])
+        try:
+            return from_record(self.chunks[row].text, json.loads(line))
+        except (ValueError, TypeError) as exc:
+            raise IndexStateError(
+                f"the annotations of {self.chunks[row].id} in {self.directory} cannot be read ({exc}); "
+                "run `rag index` to rebuild the index"
+            ) from None
 
     def dated(self, until: date, since: date | None = None) -> np.ndarray:
         """Which chunks come from documents published by `until`: undated ones included when `since`
@@ -336,15 +363,25 @@ def load_index(index_dir: str | Path) -> Index:
         ids = np.load(directory / "ids.npy")
         dense = DenseIndex(faiss.read_index(str(directory / "dense.faiss")), vectors, ids, info)
         bm25 = bm25s.BM25.load(str(directory / "bm25"), load_corpus=False) if chunks else None
+        annotation_offsets = np.load(directory / ANNOTATION_OFFSETS)
+        annotations = _mapped(directory / ANNOTATIONS)
     except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
         raise IndexStateError(
             f"the index in {directory} cannot be read ({exc}); run `rag index` to rebuild it"
         ) from None
-    if not len(chunks) == vectors.shape[0] == len(ids) == dense.ntotal:
+    if not len(chunks) == vectors.shape[0] == len(ids) == dense.ntotal == len(annotation_offsets) - 1:
         raise IndexStateError(
             f"the index in {directory} is inconsistent (chunks and vectors differ in count); run `rag index` to rebuild it"
         )
-    return Index(directory, manifest, documents, chunks, dense, bm25)
+    return Index(directory, manifest, documents, chunks, dense, bm25, annotations, annotation_offsets)
+
+
+def _mapped(path: Path) -> mmap.mmap | bytes:
+    """A file's bytes, memory-mapped (read as they are used); an empty file is b""."""
+    with open(path, "rb") as handle:
+        if os.fstat(handle.fileno()).st_size == 0:
+            return b""
+        return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
 
 
 # --- building ----------------------------------------------------------------------------------
@@ -384,28 +421,39 @@ def _previous(index_dir: Path, embedder: Embedder, settings: ChunkSettings) -> I
 
 @dataclass
 class Processed:
-    """Corpus files read, cleaned, chunked and embedded: by this process, or by a cluster (rag/cluster.py)."""
+    """Corpus files read, cleaned, chunked, annotated and embedded: by this process, or by a cluster
+    (rag/cluster.py)."""
 
-    documents: dict[str, Document | None]  # source -> cleaned document; None when it holds no article
-    chunks: dict[str, list[Chunk]]  # source -> its chunks
-    vectors: dict[str, np.ndarray]  # source -> one row per chunk
+    documents: dict[str, Document | None] = field(default_factory=dict)  # source -> cleaned document; None:
+    # it holds no article
+    chunks: dict[str, list[Chunk]] = field(default_factory=dict)  # source -> its chunks
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)  # source -> one row per chunk
+    annotations: dict[str, list[bytes]] = field(default_factory=dict)  # source -> a line per chunk
+
+
+def annotation_lines(chunks: list[Chunk], progress: bool = False) -> list[bytes]:
+    """Each chunk's reading annotation as the line of JSON the index stores."""
+    annotated = annotate([c.text for c in chunks], progress=progress)
+    return [json.dumps(to_record(a), ensure_ascii=False, separators=(",", ":")).encode() + b"\n" for a in annotated]
 
 
 def process_locally(
     files: list[CorpusFile], embedder: Embedder, settings: ChunkSettings, progress: bool = False
 ) -> Processed:
-    """Read and chunk the files here, and embed all their chunks in one batch."""
+    """Read and chunk the files here, annotate their chunks for reading and embed them all in one batch."""
     documents = {file.source: read_document(file) for file in files}
     chunks = {source: chunk_document(doc, settings) for source, doc in documents.items() if doc}
     flat = [c for doc_chunks in chunks.values() for c in doc_chunks]
+    lines = annotation_lines(flat, progress=progress)
     vectors = (
         embedder.embed([c.text for c in flat], progress=progress) if flat else np.zeros((0, embedder.dim), np.float32)
     )
-    rows, position = {}, 0
+    processed, position = Processed(documents, chunks), 0
     for source, doc_chunks in chunks.items():
-        rows[source] = vectors[position : position + len(doc_chunks)]
+        processed.vectors[source] = vectors[position : position + len(doc_chunks)]
+        processed.annotations[source] = lines[position : position + len(doc_chunks)]
         position += len(doc_chunks)
-    return Processed(documents, chunks, rows)
+    return processed
 
 
 def update_index(
@@ -432,7 +480,9 @@ def update_index(
         if not plan.documents:
             raise CorpusError(f"no readable article in {corpus_dir}: every file was empty, binary or furniture only")
         documents = group_near_duplicates(plan.documents)
-        chunks, vectors, ids, next_id = _chunks_and_vectors(documents, plan.processed, previous, embedder.dim)
+        chunks, vectors, ids, next_id, annotations = _chunks_and_vectors(
+            documents, plan.processed, previous, embedder.dim
+        )
         dense = update_dense(previous.dense if previous else None, vectors, ids, next_id, encode=encode)
         manifest = Manifest(
             embedding_model=embedder.name,
@@ -444,7 +494,7 @@ def update_index(
             chunks=len(chunks),
             embedder=_embedder_record(index_dir, embedder, previous.manifest.embedder if previous else {}),
         )
-        _write_generation(index_dir, manifest, documents, chunks, dense)
+        _write_generation(index_dir, manifest, documents, chunks, dense, annotations)
         removed = sorted(set(previous.documents if previous else ()) - {d.source for d in documents})
         index = load_index(index_dir)
     return BuildReport(
@@ -460,7 +510,7 @@ class _Plan:
     reused: list[str] = field(default_factory=list)
     to_embed: list[Document] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
-    processed: Processed = field(default_factory=lambda: Processed({}, {}, {}))
+    processed: Processed = field(default_factory=Processed)
 
 
 def _plan(
@@ -489,9 +539,9 @@ def _plan(
 
 def _chunks_and_vectors(
     documents: list[Document], processed: Processed, previous: Index | None, dim: int
-) -> tuple[list[Chunk], np.ndarray, np.ndarray, int]:
-    """Every document's chunks, vectors and chunk ids in corpus order: new documents' from `processed`
-    with fresh ids, the others' rows (and ids) taken from the previous index."""
+) -> tuple[list[Chunk], np.ndarray, np.ndarray, int, list[bytes]]:
+    """Every document's chunks, vectors, chunk ids and annotations in corpus order, and the next free id:
+    new documents' from `processed` with fresh ids, the others' rows (and ids) taken from the previous index."""
     old_rows: dict[str, list[int]] = {}
     for i, chunk in enumerate(previous.chunks if previous else ()):
         old_rows.setdefault(chunk.source, []).append(i)
@@ -499,25 +549,33 @@ def _chunks_and_vectors(
     chunks: list[Chunk] = []
     rows: list[np.ndarray] = []
     ids: list[np.ndarray] = []
+    annotations: list[bytes] = []
     for doc in documents:
         if doc.source in processed.chunks:
             count = len(processed.chunks[doc.source])
             chunks.extend(processed.chunks[doc.source])
             rows.append(processed.vectors[doc.source])
             ids.append(np.arange(next_id, next_id + count, dtype=np.int64))
+            annotations.extend(processed.annotations[doc.source])
             next_id += count
         else:
             kept = old_rows.get(doc.source, [])
             chunks.extend(previous.chunks[i] for i in kept)
             rows.append(previous.vectors[kept])
             ids.append(previous.dense.ids[kept])
+            annotations.extend(previous.annotation_lines(kept))
     if not chunks:
-        return chunks, np.zeros((0, dim), np.float32), np.zeros(0, np.int64), next_id
-    return chunks, np.concatenate(rows).astype(np.float32), np.concatenate(ids), next_id
+        return chunks, np.zeros((0, dim), np.float32), np.zeros(0, np.int64), next_id, annotations
+    return chunks, np.concatenate(rows).astype(np.float32), np.concatenate(ids), next_id, annotations
 
 
 def _write_generation(
-    index_dir: Path, manifest: Manifest, documents: list[Document], chunks: list[Chunk], dense: DenseIndex
+    index_dir: Path,
+    manifest: Manifest,
+    documents: list[Document],
+    chunks: list[Chunk],
+    dense: DenseIndex,
+    annotations: list[bytes],
 ) -> None:
     """Write a complete new generation beside the current one and switch to it; on failure the
     previous index stays in place."""
@@ -535,6 +593,8 @@ def _write_generation(
         (generation / "chunks.json").write_text(
             json.dumps([asdict(c) for c in chunks], ensure_ascii=False), encoding="utf-8"
         )
+        (generation / ANNOTATIONS).write_bytes(b"".join(annotations))
+        np.save(generation / ANNOTATION_OFFSETS, np.cumsum([0] + [len(line) for line in annotations], dtype=np.int64))
         np.save(generation / "vectors.npy", dense.vectors)
         np.save(generation / "ids.npy", dense.ids)
         faiss.write_index(dense.faiss_index, str(generation / "dense.faiss"))

@@ -24,7 +24,7 @@ from datetime import date
 from functools import cache
 from pathlib import Path
 
-from .annotate import AnnotatedSentence, Mention, annotate, lemmas
+from .annotate import AnnotatedSentence, Mention, annotate
 from .chunking import split_sentences
 from .dates import find_periods
 from .embedding import Embedder
@@ -192,8 +192,8 @@ def find_candidates(question: str, passages: Sequence[Passage], embedder: Embedd
     """Every candidate span of the passages' sentences with its features (unscored), in passage order."""
     asked_for, asked = answer_type(question), asked_quantity(question)
     question_stems = content_words(question)
-    question_lemmas = set(lemmas(question)) - _LIGHT_HEADS
-    annotated = annotate([p.text for p in passages])
+    fresh = iter(annotate([p.text for p in passages if p.sentences is None]))
+    annotated = [p.sentences if p.sentences is not None else next(fresh) for p in passages]
     asked_periods = {(p.start, p.end) for _, _, p in find_periods(question)}
     sentences, periods_of = [], []
     for n, found in enumerate(annotated, start=1):
@@ -244,9 +244,7 @@ def find_candidates(question: str, passages: Sequence[Passage], embedder: Embedd
         title = (passage.title or "").lower()
         figures = extract_quantities(sentence.text)
         for mention in sentence.mentions:
-            features = mention_features(
-                mention, asked_for.type, asked_for.focus, asked, question_stems, question_lemmas
-            )
+            features = mention_features(mention, asked_for.type, asked_for.focus, asked, question_stems)
             if features is None:
                 continue
             figure = _figure_of(sentence, figures, mention)
@@ -317,7 +315,6 @@ def mention_features(
     focus: str | None,
     asked: Asked | None,
     question_stems: set[str],
-    question_lemmas: set[str],
 ) -> dict[str, float] | None:
     """The features of one mention that do not depend on the rest of the passages; None when it cannot
     be the answer: the question states it, or the question asks for a figure of a kind it does not hold."""
@@ -333,15 +330,18 @@ def mention_features(
     # may be worded otherwise in the article ("cases" / "infections"), which the features weigh.
     if asked_type in _QUANTITY_TYPES and asked is not None and not any(Asked(asked.kind).accepts(q) for q in figures):
         return None
+    # The word it depends on, in the question too ("rejected" for "Kansas voters rejected"): lemma and question
+    # word meet at their stems, as every other word match here does.
+    head_in_question = mention.head not in _LIGHT_HEADS and _stem(mention.head) in question_stems
     return {
         f"type={asked_type}|{mention.kind}": 1.0,
         "names_focus": float(focus is not None and focus in stems),
         f"kind={mention.kind}": 1.0,
         "words": min(len(mention.text.split()), 8) / 8,
         "in_question": len(stems & question_stems) / len(stems),
-        "head_in_question": float(mention.head in question_lemmas),
+        "head_in_question": float(head_in_question),
         # A modifier of a word the question states ("US" in "US House Speaker Nancy Pelosi") rarely answers it.
-        f"dep={mention.dep}|head_in_question={mention.head in question_lemmas}": 1.0,
+        f"dep={mention.dep}|head_in_question={head_in_question}": 1.0,
         "figure": float(bool(figures)),
         "capitalised": sum(w[:1].isupper() for w in mention.text.split()) / len(mention.text.split()),
     }

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
+from .annotate import AnnotatedSentence
 from .dates import MONTHS, WEEKDAYS, question_period
 from .embedding import Embedder
 from .index import Index
@@ -44,10 +45,14 @@ class Passage:
     dense_score: float | None = None
     keyword_score: float | None = None
     also_in: tuple[str, ...] = field(default=())  # other copies of this very passage (same figures)
+    # Its sentences with the spans a short answer can be, as the index build annotated them; None: not
+    # annotated yet (the reader annotates it).
+    sentences: tuple[AnnotatedSentence, ...] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
-    def of(cls, document, chunk, score: float, **scores: float | None) -> Passage:
-        """A chunk of a document as a passage, with its fused score (and the dense and keyword ones)."""
+    def of(cls, document, chunk, score: float, **extra) -> Passage:
+        """A chunk of a document as a passage, with its fused score (and the dense and keyword ones, its
+        sentences)."""
         return cls(
             chunk.id,
             chunk.source,
@@ -59,7 +64,7 @@ class Passage:
             document.date,
             document.group,
             score,
-            **scores,
+            **extra,
         )
 
     @property
@@ -134,7 +139,12 @@ def retrieve(
         if len(chosen) < k:
             chosen.append(
                 Passage.of(
-                    doc, chunk, score, dense_score=dense_scores.get(item), keyword_score=keyword_scores.get(item)
+                    doc,
+                    chunk,
+                    score,
+                    dense_score=dense_scores.get(item),
+                    keyword_score=keyword_scores.get(item),
+                    sentences=index.sentences(item),
                 )
             )
     return chosen

@@ -16,7 +16,7 @@ from rag.embedding import OnnxEmbedder, SentenceTransformerEmbedder
 from rag.index import ONNX_EXPORT, index_embedder, update_index
 from rag.retrieval import retrieve
 
-HEAVY = ("torch", "sentence_transformers", "transformers")
+HEAVY = ("torch", "sentence_transformers", "transformers", "spacy")
 
 
 def write_tiny_onnx(path, dim: int = 384, rows: int = 97) -> None:
@@ -71,10 +71,16 @@ def test_an_index_uses_its_onnx_export_and_records_its_hash(seed_corpus, tmp_pat
     assert index_embedder(index_dir)._export, "a file that no longer has the recorded hash is exported again"
 
 
-def test_the_default_ask_never_imports_torch(tmp_path):
-    """A new process answers with the default (extractive) model and the ONNX embedder, as `rag ask` does."""
+def test_the_default_ask_imports_neither_torch_nor_spacy(tmp_path):
+    """A new process answers with the default (extractive) model and the ONNX embedder on a built index, as
+    `rag ask` does: neither torch nor spaCy (the build annotated the passages for reading)."""
     index_dir = tmp_path / "index"
     write_tiny_onnx(index_dir / ONNX_EXPORT)
+    build = (
+        "from rag.index import index_embedder, update_index\n"
+        f"update_index({str(SEEDS)!r}, {str(index_dir)!r}, index_embedder({str(index_dir)!r}))\n"
+    )
+    subprocess.run([sys.executable, "-c", build], cwd=ROOT, capture_output=True, text=True, timeout=300, check=True)
     script = (
         "import sys, json\n"
         "from rag import ask\n"

@@ -18,10 +18,13 @@ import pytest
 from conftest import SEEDS, FakeEmbedder
 
 import rag.answer
+from rag.annotate import annotate
 from rag.answer import Pipeline
+from rag.chunking import split_sentences
 from rag.cli import main
 from rag.errors import IndexStateError
 from rag.index import load_index, open_index, read_manifest, update_index
+from rag.retrieval import retrieve
 
 FURNITURE = [
     "subscribe",
@@ -60,6 +63,24 @@ def test_changing_one_file_re_embeds_only_that_file(seed_corpus, tmp_path, fake_
     assert sorted(second.reused) == sorted(n for n in first.embedded if n != changed.name)
     assert fake_embedder.calls == [sum(c.source == changed.name for c in second.index.chunks)]
     assert any("more than 40 officials" in c.text for c in second.index.chunks)
+
+
+def test_every_chunk_keeps_the_reading_annotation_it_was_built_with(seed_corpus, tmp_path, fake_embedder):
+    first = update_index(seed_corpus, tmp_path / "index", fake_embedder).index
+    assert [first.sentences(i) for i in range(len(first.chunks))] == [
+        tuple(found) for found in annotate([c.text for c in first.chunks])
+    ]
+    changed = seed_corpus / "001_25f5c16d28b27090.txt"
+    changed.write_text(changed.read_text().replace("more than 30 officials", "more than 40 officials"))
+    second = update_index(seed_corpus, tmp_path / "index", fake_embedder).index
+    before = {c.id: first.sentences(i) for i, c in enumerate(first.chunks)}
+    for i, chunk in enumerate(second.chunks):
+        sentences = second.sentences(i)
+        assert "".join(s.text for s in sentences) == "".join(s.text for s in split_sentences(chunk.text))
+        if chunk.source != changed.name:
+            assert sentences == before[chunk.id], "a reused chunk keeps its annotation"
+    passages = retrieve(second, fake_embedder, "How many officials attended?")
+    assert passages and all(p.sentences == tuple(annotate([p.text])[0]) for p in passages)
 
 
 def test_removed_and_added_files_are_reflected(seed_corpus, tmp_path, fake_embedder):

@@ -8,7 +8,7 @@ import json
 import pytest
 from conftest import FakeEmbedder, FakeGenerator
 
-from rag.annotate import annotate
+from rag.annotate import annotate, from_record, to_record
 from rag.reading import (
     WEIGHTS_FILE,
     Candidate,
@@ -76,6 +76,14 @@ def test_mentions_are_entities_noun_phrases_and_figures_without_leading_articles
     for sentence in sentences:
         for m in sentence.mentions:
             assert (KANSAS + " " + CAP)[m.start : m.end] == m.text
+
+
+def test_an_annotation_stored_as_a_record_reads_back_the_same():
+    text = KANSAS + " Officials in İstanbul said so.\n\n" + CAP
+    (sentences,) = annotate([text])
+    record = json.loads(json.dumps(to_record(sentences)))
+    assert from_record(text, record) == tuple(sentences)
+    assert any(w.lower != text[w.start : w.start + len(w.lower)].lower() for s in sentences for w in s.words)
 
 
 def test_candidates_never_restate_the_question_nor_come_from_quiz_lines():
