@@ -127,6 +127,11 @@ class LlamaCppGenerator:
         atexit.register(llm.close)
         return llm
 
+    def load_soon(self) -> None:
+        """Start loading the model on its own thread, so that it loads while the index is read and the question
+        retrieved; an error in loading it is raised by the first score."""
+        self._worker.submit(lambda: self.llm)
+
     def log_likelihood(self, prompt: str, continuation: str) -> float:
         """The mean log-probability per token of `continuation` after `prompt`, run on the model's own
         thread (llama.cpp's OpenMP team belongs to it) under its lock (the model is not thread-safe).
@@ -177,7 +182,10 @@ def resolve_generator(model: str | Path | None) -> LlamaCppGenerator | None:
     if choice == "extractive":
         return None
     if choice in GENERATORS:
-        return LlamaCppGenerator(bundled_gguf(choice), name=choice)
-    if choice.lower().endswith(".gguf") or os.sep in choice or Path(choice).exists():
-        return LlamaCppGenerator(choice)
-    raise ModelError(f"unknown model '{choice}': use one of {', '.join(GENERATORS)} or the path of a .gguf file")
+        generator = LlamaCppGenerator(bundled_gguf(choice), name=choice)
+    elif choice.lower().endswith(".gguf") or os.sep in choice or Path(choice).exists():
+        generator = LlamaCppGenerator(choice)
+    else:
+        raise ModelError(f"unknown model '{choice}': use one of {', '.join(GENERATORS)} or the path of a .gguf file")
+    generator.load_soon()  # a model asked for is used by nearly every answer
+    return generator
