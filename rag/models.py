@@ -111,6 +111,11 @@ class LlamaCppGenerator:
 
     @cached_property
     def llm(self):
+        # llama.cpp's threads meet at an OpenMP barrier after every step of every layer; by default the
+        # early ones spin there, and when the cores are shared they spin while the late one waits for a core
+        # (a 54-token prompt took 1-10 s of CPU on 2 busy cores instead of 0.3 s). Waiting threads sleep
+        # instead, unless the user chose otherwise; read once, when llama.cpp loads the OpenMP runtime.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         try:
             from llama_cpp import Llama
         except ImportError:
