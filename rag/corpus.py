@@ -17,10 +17,11 @@ import hashlib
 import logging
 import os
 import re
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from itertools import repeat
+from itertools import chain, repeat
 from operator import attrgetter
 from pathlib import Path
 from stat import S_ISREG
@@ -103,29 +104,33 @@ def list_corpus(corpus_dir: str | Path) -> list[CorpusFile]:
 
 def scan_corpus(corpus_dir: str | Path, *, threads: int | None = None) -> Listing:
     """The article files of a corpus directory as columns, in a stable order. Hidden files and folders are
-    left out. The folders are read first, then every file gets one `stat`, relative to its open folder; a
-    large corpus is stat-ed by `threads` threads (default: one per core) at once, since `stat` waits in the
-    kernel without holding the interpreter (bench/freshness.py: 100,000 files)."""
+    left out. Each file gets one `stat`, relative to its open folder; in a large corpus `threads` threads
+    (default: one per core) stat the files of the folders already read while the next ones are read, since
+    `stat` waits in the kernel without holding the interpreter (bench/freshness.py: 100,000 files)."""
     root = Path(corpus_dir)
     if not root.exists():
         raise CorpusError(f"corpus directory not found: {root} (pass --corpus DIR with your articles)")
     if not root.is_dir():
         raise CorpusError(f"corpus path is not a directory: {root}")
-    runs: list[tuple[str, list[str]]] = []
-    _list_folder(str(root), None, "", runs)
-    if not runs:
+    listing = Listing(root)
+    runs = _runs(str(root), None, "")
+    first: list[tuple[str, list[str]]] = []  # read before choosing: a small corpus is stat-ed on this thread
+    for run in runs:
+        first.append(run)
+        if sum(len(names) for _, names in first) >= _THREADED_FILES:
+            break
+    if not first:
         raise CorpusError(
             f"no article files in {root}: add .txt, .md or .html files (found none of {', '.join(SUPPORTED_SUFFIXES)})"
         )
-    listing = Listing(root)
     top = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
     try:
         threads = threads or os.cpu_count() or 1
-        if threads > 1 and sum(len(names) for _, names in runs) >= _THREADED_FILES:
+        if threads > 1 and sum(len(names) for _, names in first) >= _THREADED_FILES:
             with ThreadPoolExecutor(threads) as pool:
-                stated = list(pool.map(_stat_run, repeat(top), runs))
+                stated = list(pool.map(_stat_run, repeat(top), chain(first, runs)))
         else:
-            stated = [_stat_run(top, run) for run in runs]
+            stated = [_stat_run(top, run) for run in chain(first, runs)]
     finally:
         os.close(top)
     for sources, sizes, times in stated:
@@ -142,9 +147,9 @@ _THREADED_FILES = 2000
 _NAME = attrgetter("name")
 
 
-def _list_folder(name: str, parent: int | None, prefix: str, runs: list[tuple[str, list[str]]]) -> None:
-    """Append the article file names under folder `name` (in the open folder `parent`, or a path) as runs
-    (folder prefix, names) in name order, folders before the files that sort after them (the order of
+def _runs(name: str, parent: int | None, prefix: str) -> Iterator[tuple[str, list[str]]]:
+    """The article file names under folder `name` (in the open folder `parent`, or a path) as runs (folder
+    prefix, names) in name order, folders before the files that sort after them (the order of
     `sorted(Path.rglob(...))`), without following links to folders."""
     try:
         folder = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=parent)
@@ -161,13 +166,13 @@ def _list_folder(name: str, parent: int | None, prefix: str, runs: list[tuple[st
                 continue
             if entry.is_dir(follow_symlinks=False):
                 if names:
-                    runs.append((prefix, names))
+                    yield prefix, names
                     names = []
-                _list_folder(name, folder, f"{prefix}{name}/", runs)
+                yield from _runs(name, folder, f"{prefix}{name}/")
             elif name.lower().endswith(SUPPORTED_SUFFIXES):
                 names.append(name)
         if names:
-            runs.append((prefix, names))
+            yield prefix, names
     finally:
         os.close(folder)
 
