@@ -90,19 +90,52 @@ class FileTable:
         """The columns packed: names joined by NUL (which no file name holds), digests by newlines."""
         np.savez(
             path,
-            sources=np.frombuffer("\0".join(self.sources).encode("utf-8", "surrogateescape"), np.uint8),
+            sources=np.frombuffer(_joined(self.sources), np.uint8),
             sizes=np.array(self.sizes, np.int64),
             mtimes_ns=np.array(self.mtimes_ns, np.int64),
             sha256=np.frombuffer("\n".join(self.sha256).encode("ascii"), np.uint8),
         )
 
-    @classmethod
-    def load(cls, path: Path) -> FileTable:
+    @staticmethod
+    def load(path: Path) -> FileTable:
         with np.load(path) as packed:
-            sources = packed["sources"].tobytes().decode("utf-8", "surrogateescape")
-            digests = packed["sha256"].tobytes().decode("ascii")
-            sizes, mtimes_ns = packed["sizes"].tolist(), packed["mtimes_ns"].tolist()
-        return cls(sources.split("\0") if sources else [], sizes, mtimes_ns, digests.split("\n") if digests else [])
+            return _PackedFileTable({name: packed[name] for name in _COLUMNS})
+
+
+_COLUMNS = ("sources", "sizes", "mtimes_ns", "sha256")
+
+
+def _joined(sources: list[str]) -> bytes:
+    return "\0".join(sources).encode("utf-8", "surrogateescape")
+
+
+class _PackedFileTable(FileTable):
+    """A recorded table as read from its packed file: a column becomes a list on first use, and a question
+    that finds every file with its recorded stat compares the packed columns and makes no list at all."""
+
+    def __init__(self, packed: dict[str, np.ndarray]):  # the dataclass's fields are made on first use
+        self._packed = packed
+
+    def __getattr__(self, name: str):
+        if name not in _COLUMNS or "_packed" not in self.__dict__:
+            raise AttributeError(name)
+        data = self._packed[name]
+        if name in ("sources", "sha256"):
+            text = data.tobytes().decode("utf-8", "surrogateescape")
+            column = text.split("\0" if name == "sources" else "\n") if text else []
+        else:
+            column = data.tolist()
+        setattr(self, name, column)
+        return column
+
+    def stats_match(self, listing: Listing) -> bool:
+        packed = self._packed
+        return (
+            len(listing.sizes) == len(packed["sizes"])
+            and np.array_equal(packed["mtimes_ns"], listing.mtimes_ns)
+            and np.array_equal(packed["sizes"], listing.sizes)
+            and packed["sources"].tobytes() == _joined(listing.sources)
+        )
 
 
 @dataclass
@@ -237,7 +270,7 @@ def stale_reasons(manifest: Manifest, corpus: FileTable, embedder: Embedder, set
     if manifest.chunker != asdict(settings):
         reasons.append(f"built with chunker settings {manifest.chunker}, now {asdict(settings)}")
     built = manifest.corpus
-    if corpus.sha256 == built.sha256 and corpus.sources == built.sources:  # most questions find it unchanged
+    if corpus is built or (corpus.sha256 == built.sha256 and corpus.sources == built.sources):  # most questions
         return reasons
     now, then = corpus.hashes(), built.hashes()
     added = sorted(now.keys() - then.keys())
