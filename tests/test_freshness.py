@@ -9,7 +9,6 @@ from dataclasses import asdict
 
 import pytest
 
-import rag.corpus
 from rag.corpus import CorpusFile, Listing, list_corpus, scan_corpus
 from rag.errors import IndexStateError
 from rag.index import CORPUS_TABLE, FileTable, current_corpus, open_index, read_manifest, update_index
@@ -83,9 +82,7 @@ def test_an_index_of_the_previous_format_is_reported_as_such_and_rebuilt(seed_co
 # --- the listing and the recorded table ------------------------------------------------------------
 
 
-def test_the_listing_is_in_path_order_without_hidden_files_or_links_to_folders_on_any_number_of_threads(
-    tmp_path, monkeypatch, caplog
-):
+def test_the_listing_is_in_path_order_without_hidden_files_or_links_to_folders(tmp_path, caplog):
     corpus = tmp_path / "corpus"
     for name in ["a.txt", "b/c.md", "b/d/e.html", "b.txt", "folder.txt/f.txt", "g.TXT", ".hidden.txt", ".git/h.txt"]:
         (corpus / name).parent.mkdir(parents=True, exist_ok=True)
@@ -95,11 +92,9 @@ def test_the_listing_is_in_path_order_without_hidden_files_or_links_to_folders_o
     (corpus / "link").symlink_to(corpus / "b", target_is_directory=True)  # a link to a folder is not followed
     (corpus / "dangling.txt").symlink_to(corpus / "missing.txt")
     expected = ["a.txt", "alias.txt", "b/c.md", "b/d/e.html", "b.txt", "folder.txt/f.txt", "g.TXT"]
-    assert scan_corpus(corpus, threads=1).sources == expected
-    assert "dangling.txt" in caplog.text
-    monkeypatch.setattr(rag.corpus, "_THREADED_FILES", 1)
-    one, two = scan_corpus(corpus, threads=1), scan_corpus(corpus, threads=2)
-    assert one == two and one.sizes == [(corpus / name).stat().st_size for name in expected]
+    listing = scan_corpus(corpus)
+    assert listing.sources == expected and "dangling.txt" in caplog.text
+    assert listing.sizes == [(corpus / name).stat().st_size for name in expected]
 
 
 def test_the_recorded_table_keeps_any_file_name(tmp_path):
