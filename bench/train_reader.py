@@ -36,6 +36,7 @@ from rag.reading import (
     WEIGHTS_FILE,
     Candidate,
     Ranker,
+    Trees,
     add_relative_features,
     find_candidates,
     rank,
@@ -51,6 +52,16 @@ LOW_PRECISION = 0.0
 PASSAGE_OVERLAP_QUANTILE = 0.01
 SEED = 0
 EXTRA_WORDS = 2
+# LightGBM's ranker: chosen by 2-fold cross-validation on train questions (not on dev).
+TREE_PARAMETERS = {
+    "objective": "lambdarank",
+    "n_estimators": 300,
+    "learning_rate": 0.05,
+    "num_leaves": 15,
+    "min_child_samples": 20,
+    "lambdarank_truncation_level": 10,
+    "verbose": -1,
+}
 ANNOTATE_BATCH = 500
 
 
@@ -185,6 +196,68 @@ def fit(records: list[dict], candidates: dict[str, list[Candidate]], c: float = 
     return Ranker(weights, round(float(model.intercept_[0]), 5), 0.0)
 
 
+def fit_trees(records: list[dict], candidates: dict[str, list[Candidate]]) -> Ranker:
+    """Boosted trees that rank each question's candidates (LightGBM's LambdaRank: the right one first),
+    exported to the arrays `rag.reading.Trees` walks; checked to score as LightGBM does."""
+    import lightgbm
+    import numpy as np
+    from sklearn.feature_extraction import DictVectorizer
+
+    rows, labels, groups = [], [], []
+    for record in records:
+        found = candidates.get(record["id"], [])
+        if found:
+            rows += [c.features for c in found]
+            labels += labelled(record, found)
+            groups.append(len(found))
+    vectorizer = DictVectorizer()
+    matrix = vectorizer.fit_transform(rows).astype(np.float32)
+    model = lightgbm.LGBMRanker(**TREE_PARAMETERS)
+    model.fit(matrix, labels, group=groups)
+    trees = export_trees(model.booster_.dump_model(), vectorizer.feature_names_)
+    sample = slice(0, min(len(rows), 5000))
+    expected = model.booster_.predict(matrix[sample], raw_score=True)
+    if not np.allclose(trees.raw(rows[sample]), expected, atol=1e-4):
+        raise AssertionError("the exported trees do not score as LightGBM does")
+    return Ranker({}, 0.0, 0.0, trees=trees)
+
+
+def export_trees(dump: dict, names: list[str]) -> Trees:
+    """LightGBM's `dump_model()` as `Trees`: numerical splits "<=" only (no missing values in the features)."""
+    import numpy as np
+
+    used: dict[str, int] = {}
+    nodes: dict[str, list] = {"split_feature": [], "threshold": [], "left": [], "right": []}
+    leaves: list[float] = []
+
+    def visit(node: dict) -> int:
+        if "leaf_value" in node or "split_index" not in node:
+            leaves.append(node.get("leaf_value", 0.0))
+            return ~(len(leaves) - 1)
+        if node["decision_type"] != "<=" or node.get("missing_type", "None") not in ("None", "NaN"):
+            raise ValueError(f"cannot export a split {node['decision_type']} with missing {node.get('missing_type')}")
+        at = len(nodes["left"])
+        name = names[node["split_feature"]]
+        nodes["split_feature"].append(used.setdefault(name, len(used)))
+        nodes["threshold"].append(node["threshold"])
+        nodes["left"].append(0)
+        nodes["right"].append(0)
+        nodes["left"][at] = visit(node["left_child"])
+        nodes["right"][at] = visit(node["right_child"])
+        return at
+
+    roots = [visit(tree["tree_structure"]) for tree in dump["tree_info"]]
+    return Trees(
+        tuple(used),
+        np.asarray(nodes["split_feature"], dtype=np.int64),
+        np.asarray(nodes["threshold"], dtype=np.float64),
+        np.asarray(nodes["left"], dtype=np.int64),
+        np.asarray(nodes["right"], dtype=np.int64),
+        np.asarray(leaves, dtype=np.float64),
+        np.asarray(roots, dtype=np.int64),
+    )
+
+
 def passage_overlap_floor(records: list[dict], candidates: dict[str, list[Candidate]]) -> float:
     """The passage overlap under which `PASSAGE_OVERLAP_QUANTILE` of the questions' right answers lie
     (per question, the right candidate of the most covering passage)."""
@@ -233,6 +306,35 @@ def figures(best: list[tuple], threshold: float) -> dict[str, float]:
     }
 
 
+def write_weights(ranker: Ranker, found: dict, model: str) -> None:
+    """The ranker as `rag/reader_weights.json`: readable, but for the trees' arrays (a line each)."""
+    kind = "boosted trees (LightGBM LambdaRank)" if ranker.trees is not None else "logistic regression"
+    previous = json.loads(WEIGHTS_FILE.read_text(encoding="utf-8")) if WEIGHTS_FILE.exists() else {}
+    data = {
+        "about": f"rag/reading.py's candidate ranker: {kind} learned by `python -m bench train-reader --model "
+        f"{model}` on RealTimeQA train questions (each with its own articles). Below `threshold` the best "
+        f"candidates were right at most {LOW_PRECISION:.0%} of the time on train: abstain. Passages holding less "
+        f"than `min_passage_overlap` of the question (where {PASSAGE_OVERLAP_QUANTILE:.0%} of train's right "
+        "answers are) give no candidate.",
+        "bias": ranker.bias,
+        "threshold": ranker.threshold,
+        "min_passage_overlap": ranker.min_passage_overlap,
+        # Not fitted here (scoring train candidates with a model is too slow on 2 cores): the weight of a loaded
+        # model's vote, kept from the file; chosen on dev by `rag eval --model`.
+        "model_weight": previous.get("model_weight", 1.0),
+        "figures": found,
+        "weights": dict(sorted(ranker.weights.items())),
+    }
+    text = json.dumps(data, indent=1)
+    if ranker.trees is not None:
+        arrays = ",\n".join(
+            f"  {json.dumps(name)}: {json.dumps(value, separators=(',', ':'))}"
+            for name, value in ranker.trees.to_dict().items()
+        )
+        text = f'{text[:-2]},\n "trees": {{\n{arrays}\n }}\n}}'
+    WEIGHTS_FILE.write_text(text + "\n", encoding="utf-8")
+
+
 def run(argv: list[str] | None = None) -> list[Figure]:
     parser = argparse.ArgumentParser(prog="python -m bench train-reader", description=__doc__.split("\n")[0])
     home = Path.home() / ".cache"
@@ -243,6 +345,9 @@ def run(argv: list[str] | None = None) -> list[Figure]:
     )
     parser.add_argument("--questions", type=int, help="train questions used (a seeded sample; default: all)")
     parser.add_argument("--write", action="store_true", help=f"write the weights to {WEIGHTS_FILE.name}")
+    parser.add_argument(
+        "--model", choices=("trees", "logistic"), default="trees", help="boosted trees (LambdaRank) or a logistic model"
+    )
     args = parser.parse_args(argv)
     from rag.answer import shared_embedder
 
@@ -260,37 +365,14 @@ def run(argv: list[str] | None = None) -> list[Figure]:
         vectors = CachedEmbedder(embedder, args.scratch / f"{name}-vectors.pkl")
         candidates = cached_candidates(records, passages, args.scratch / f"{name}-candidates.pkl", vectors)
         sets[name] = ([r for r in records if r["id"] in candidates], candidates)
-    ranker = fit(*sets["train"])
+    ranker = fit_trees(*sets["train"]) if args.model == "trees" else fit(*sets["train"])
     floor = passage_overlap_floor(*sets["train"])
-    ranker = Ranker(ranker.weights, ranker.bias, 0.0, min_passage_overlap=floor)
+    ranker = replace(ranker, min_passage_overlap=floor)
     threshold = choose_threshold(best_per_question(*sets["train"], ranker))
     ranker = replace(ranker, threshold=threshold)
     found = {name: figures(best_per_question(*sets[name], ranker), threshold) for name in sets}
     if args.write:
-        WEIGHTS_FILE.write_text(
-            json.dumps(
-                {
-                    "about": "rag/reading.py's candidate ranker: logistic regression learned by `python -m bench "
-                    "train-reader` on RealTimeQA train questions (each with its own articles). Below `threshold` "
-                    f"the best candidates were right at most {LOW_PRECISION:.0%} of the time on train: abstain. "
-                    f"Passages holding less than `min_passage_overlap` of the question (where "
-                    f"{PASSAGE_OVERLAP_QUANTILE:.0%} of train's right answers are) give no candidate.",
-                    "bias": ranker.bias,
-                    "threshold": threshold,
-                    "min_passage_overlap": floor,
-                    # Not fitted here (scoring train candidates with a model is too slow on 2 cores): the weight
-                    # of a loaded model's vote, kept from the file; chosen on dev by `rag eval --model`.
-                    "model_weight": json.loads(WEIGHTS_FILE.read_text(encoding="utf-8")).get("model_weight", 1.0)
-                    if WEIGHTS_FILE.exists()
-                    else 1.0,
-                    "figures": found,
-                    "weights": dict(sorted(ranker.weights.items())),
-                },
-                indent=1,
-            )
-            + "\n",
-            encoding="utf-8",
-        )
+        write_weights(ranker, found, args.model)
     return [
         Figure(f"train-reader {name}", key, value, goal=(">=", 0.65) if key == "accepted_after_abstention" else None)
         for name, values in found.items()

@@ -24,6 +24,8 @@ from datetime import date
 from functools import cache
 from pathlib import Path
 
+import numpy as np
+
 from .annotate import AnnotatedSentence, Mention, annotate
 from .chunking import split_sentences
 from .dates import find_periods
@@ -351,27 +353,81 @@ def mention_features(
 
 
 @dataclass(frozen=True)
+class Trees:
+    """Boosted regression trees over named features (LightGBM's, exported by the training script), walked
+    with numpy: the nodes of every tree in one set of arrays, all candidates and trees a level at a time.
+    A node sends a candidate left when its feature is at most the node's threshold (an absent feature is 0);
+    a child below 0 is leaf ~child."""
+
+    features: tuple[str, ...]
+    split_feature: np.ndarray  # per node: index into `features`
+    threshold: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    leaf_value: np.ndarray
+    roots: np.ndarray  # per tree: its first node, or ~leaf for a tree that is one leaf
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Trees:
+        arrays = {name: np.asarray(data[name]) for name in ("split_feature", "left", "right", "roots")}
+        floats = {name: np.asarray(data[name], dtype=np.float64) for name in ("threshold", "leaf_value")}
+        return cls(tuple(data["features"]), **arrays, **floats)
+
+    def to_dict(self) -> dict:
+        arrays = ("split_feature", "threshold", "left", "right", "leaf_value", "roots")
+        return {"features": list(self.features)} | {name: getattr(self, name).tolist() for name in arrays}
+
+    def raw(self, rows: Sequence[dict[str, float]]) -> np.ndarray:
+        """The sum of every tree's leaf for each row."""
+        column = {name: i for i, name in enumerate(self.features)}
+        values = np.zeros((len(rows), len(self.features) + 1))  # the last column: features no tree splits on
+        for i, row in enumerate(rows):
+            for name, value in row.items():
+                values[i, column.get(name, -1)] = value
+        node = np.broadcast_to(self.roots, (len(rows), len(self.roots))).copy()
+        inner = node >= 0
+        while inner.any():
+            at = node[inner]
+            goes_left = values[np.nonzero(inner)[0], self.split_feature[at]] <= self.threshold[at]
+            node[inner] = np.where(goes_left, self.left[at], self.right[at])
+            inner = node >= 0
+        return self.leaf_value[~node].sum(axis=1)
+
+
+@dataclass(frozen=True)
 class Ranker:
-    """A logistic model over candidate features: weights by feature name, a bias, the threshold below
-    which the best candidate is not trusted to answer, and the least share of the question's (idf-weighted)
-    words a candidate's passage must hold to be about the question at all."""
+    """A model of whether a candidate is the answer: a logistic score over its features (weights by feature
+    name and a bias, plus boosted trees' output when it has them), the threshold below which the best
+    candidate is not trusted to answer, and the least share of the question's (idf-weighted) words a
+    candidate's passage must hold to be about the question at all."""
 
     weights: dict[str, float]
     bias: float
     threshold: float
     model_weight: float = 0.0  # weight of a loaded model's log-likelihood (0: the model does not vote)
     min_passage_overlap: float = 0.0
+    trees: Trees | None = None
 
-    def probability(self, features: dict[str, float]) -> float:
-        z = self.bias + sum(self.weights.get(name, 0.0) * value for name, value in features.items())
-        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+    def scores(self, rows: Sequence[dict[str, float]]) -> list[float]:
+        """Each row's probability of being the answer."""
+        z = np.array(
+            [self.bias + sum(self.weights.get(name, 0.0) * value for name, value in row.items()) for row in rows]
+        )
+        if self.trees is not None and len(rows):
+            z += self.trees.raw(rows)
+        return (1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))).tolist()
 
 
 @cache
 def learned_ranker(path: Path = WEIGHTS_FILE) -> Ranker:
     data = json.loads(path.read_text(encoding="utf-8"))
     return Ranker(
-        data["weights"], data["bias"], data["threshold"], data.get("model_weight", 0.0), data["min_passage_overlap"]
+        data["weights"],
+        data["bias"],
+        data["threshold"],
+        data.get("model_weight", 0.0),
+        data["min_passage_overlap"],
+        Trees.from_dict(data["trees"]) if "trees" in data else None,
     )
 
 
@@ -397,8 +453,8 @@ def rank(candidates: list[Candidate], ranker: Ranker) -> list[Candidate]:
     of passages that hold too little of the question are none (a question in another language shares a
     word or two with the articles)."""
     candidates = [c for c in candidates if c.features.get("passage_overlap", 0.0) >= ranker.min_passage_overlap]
-    for c in candidates:
-        c.score = ranker.probability(c.features)
+    for c, score in zip(candidates, ranker.scores([c.features for c in candidates])):
+        c.score = score
     full = full_names(candidates)
     best: dict[str, Candidate] = {}
     for c in candidates:

@@ -4,6 +4,7 @@ a model's constrained choice (through a fake scorer), on seed sentences and sent
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 from conftest import FakeEmbedder, FakeGenerator
@@ -13,6 +14,7 @@ from rag.reading import (
     WEIGHTS_FILE,
     Candidate,
     Ranker,
+    Trees,
     answer_text,
     answer_type,
     find_candidates,
@@ -127,6 +129,26 @@ def test_the_ranker_keeps_one_candidate_per_text_best_first():
     )
     assert [(c.text, c.n) for c in ranked] == [("kansas", 2), ("Kansas", 1)][:1] + [("Texas", 1)]
     assert ranked[0].score == pytest.approx(1 / (1 + 2.718281828**-1.0), rel=1e-6)
+
+
+def test_boosted_trees_add_their_leaves_to_the_logistic_score():
+    # Tree 0: a <= 0.5 ? 1.0 : (b <= 2 ? -1.0 : 3.0); tree 1: a single leaf, 0.5. An absent feature is 0.
+    trees = Trees.from_dict(
+        {
+            "features": ["a", "b"],
+            "split_feature": [0, 1],
+            "threshold": [0.5, 2.0],
+            "left": [~0, ~1],
+            "right": [1, ~2],
+            "leaf_value": [1.0, -1.0, 3.0, 0.5],
+            "roots": [0, ~3],
+        }
+    )
+    rows = [{}, {"a": 1.0, "b": 1.0}, {"a": 1.0, "b": 5.0}, {"c": 9.0}]
+    assert trees.raw(rows).tolist() == [1.5, -0.5, 3.5, 1.5]
+    assert Trees.from_dict(trees.to_dict()).raw(rows).tolist() == [1.5, -0.5, 3.5, 1.5]
+    ranker = Ranker({"c": 1.0}, bias=-1.0, threshold=0.5, trees=trees)
+    assert ranker.scores(rows) == pytest.approx([1 / (1 + math.exp(-z)) for z in (0.5, -1.5, 2.5, 9.5)])
 
 
 def test_the_learned_weights_are_a_small_data_file_with_their_figures():
