@@ -67,16 +67,19 @@ def package_version() -> str:
         return "0+unknown"
 
 
-@dataclass
+@dataclass(eq=False)
 class FileTable:
     """The corpus files a build read, in listing order, with the size and modification time they had when
     hashed and the sha256 of their bytes. Columns, not a record per file: a question finds an unchanged
-    corpus of 100,000 files by comparing three lists with a new listing's, in milliseconds."""
+    corpus of 100,000 files by comparing three columns with a new listing's, in milliseconds."""
 
     sources: list[str] = field(default_factory=list)
     sizes: list[int] = field(default_factory=list)
     mtimes_ns: list[int] = field(default_factory=list)
     sha256: list[str] = field(default_factory=list)
+
+    def __eq__(self, other: object) -> bool:  # a table read packed equals the one that was written
+        return isinstance(other, FileTable) and all(getattr(self, c) == getattr(other, c) for c in _COLUMNS)
 
     def hashes(self) -> dict[str, str]:
         """Corpus file -> sha256 of its bytes."""
@@ -270,7 +273,8 @@ def stale_reasons(manifest: Manifest, corpus: FileTable, embedder: Embedder, set
     if manifest.chunker != asdict(settings):
         reasons.append(f"built with chunker settings {manifest.chunker}, now {asdict(settings)}")
     built = manifest.corpus
-    if corpus is built or (corpus.sha256 == built.sha256 and corpus.sources == built.sources):  # most questions
+    # Most questions find the corpus unchanged: `current_corpus` gave back the recorded table itself.
+    if corpus is built or (corpus.sha256 == built.sha256 and corpus.sources == built.sources):
         return reasons
     now, then = corpus.hashes(), built.hashes()
     added = sorted(now.keys() - then.keys())
