@@ -79,7 +79,7 @@ def test_a_real_model_scores_a_candidate_the_same_whatever_was_asked_before(smol
     two = choice_prompt("Who launched the task force?", "The U.S. and South Korea launched a task force.")
     asked = [(one, " 500,000 barrels"), (one, " 500,000"), (two, " South Korea"), (one, " North Korea")]
     evaluated: list[int] = []
-    llm = smollm2.llm
+    llm = smollm2._worker.submit(lambda: smollm2.llm).result()  # on its own thread, where it may be loading
     eval_tokens = llm.eval
     llm.eval = lambda tokens: (evaluated.append(len(tokens)), eval_tokens(tokens))
     try:
