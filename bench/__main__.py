@@ -1,6 +1,7 @@
 """Run the benchmark parts in one process and print one table of figures, ratios and goals.
 
-`python -m bench train-reader [--write] ...` instead retrains the reader's ranker (bench/train_reader.py)."""
+`python -m bench train-reader [--write] ...` instead retrains the reader's ranker (bench/train_reader.py), and
+`python -m bench model-vote --model NAME [--write]` learns how much a model's vote weighs (bench/model_vote.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,18 @@ import os
 import sys
 import time
 
-from bench import ask, cluster, coldstart, embedding, freshness, guard_pairs, retrieval, scoring, train_reader
+from bench import (
+    ask,
+    cluster,
+    coldstart,
+    embedding,
+    freshness,
+    guard_pairs,
+    model_vote,
+    retrieval,
+    scoring,
+    train_reader,
+)
 from bench.common import Figure, format_table, machine, peak_rss_mib
 
 # Cheapest first; retrieval and cluster last: they hold millions of vectors.
@@ -28,6 +40,9 @@ PARTS = {
 def main() -> None:
     if sys.argv[1:2] == ["train-reader"]:
         print(format_table(train_reader.run(sys.argv[2:])))
+        return
+    if sys.argv[1:2] == ["model-vote"]:
+        print(format_table(model_vote.run(sys.argv[2:])))
         return
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("parts", nargs="*", metavar="PART", help=f"any of {', '.join(PARTS)}; default: all")

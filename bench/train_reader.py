@@ -307,7 +307,7 @@ def figures(best: list[tuple], threshold: float) -> dict[str, float]:
 
 
 def write_weights(ranker: Ranker, found: dict, model: str) -> None:
-    """The ranker as `rag/reader_weights.json`: readable, but for the trees' arrays (a line each)."""
+    """The ranker as `rag/reader_weights.json`, keeping the models' vote weights (`python -m bench model-vote`)."""
     kind = "boosted trees (LightGBM LambdaRank)" if ranker.trees is not None else "logistic regression"
     previous = json.loads(WEIGHTS_FILE.read_text(encoding="utf-8")) if WEIGHTS_FILE.exists() else {}
     data = {
@@ -315,24 +315,32 @@ def write_weights(ranker: Ranker, found: dict, model: str) -> None:
         f"{model}` on RealTimeQA train questions (each with its own articles). Below `threshold` the best "
         f"candidates were right at most {LOW_PRECISION:.0%} of the time on train: abstain. Passages holding less "
         f"than `min_passage_overlap` of the question (where {PASSAGE_OVERLAP_QUANTILE:.0%} of train's right "
-        "answers are) give no candidate.",
+        "answers are) give no candidate. A loaded model's vote weighs `model_weights[name]` (learned on train "
+        "by `python -m bench model-vote`), `model_weight` for a model not learned.",
         "bias": ranker.bias,
         "threshold": ranker.threshold,
         "min_passage_overlap": ranker.min_passage_overlap,
-        # Not fitted here (scoring train candidates with a model is too slow on 2 cores): the weight of a loaded
-        # model's vote, kept from the file; chosen on dev by `rag eval --model`.
         "model_weight": previous.get("model_weight", 1.0),
+        "model_weights": previous.get("model_weights", {}),
+        "model_figures": previous.get("model_figures", {}),
         "figures": found,
         "weights": dict(sorted(ranker.weights.items())),
     }
-    text = json.dumps(data, indent=1)
     if ranker.trees is not None:
+        data["trees"] = ranker.trees.to_dict()
+    WEIGHTS_FILE.write_text(dumps_weights(data), encoding="utf-8")
+
+
+def dumps_weights(data: dict) -> str:
+    """The weights file's text: indented, but for the trees' arrays (a line each)."""
+    trees = data.get("trees")
+    text = json.dumps({k: v for k, v in data.items() if k != "trees"}, indent=1)
+    if trees is not None:
         arrays = ",\n".join(
-            f"  {json.dumps(name)}: {json.dumps(value, separators=(',', ':'))}"
-            for name, value in ranker.trees.to_dict().items()
+            f"  {json.dumps(name)}: {json.dumps(value, separators=(',', ':'))}" for name, value in trees.items()
         )
         text = f'{text[:-2]},\n "trees": {{\n{arrays}\n }}\n}}'
-    WEIGHTS_FILE.write_text(text + "\n", encoding="utf-8")
+    return text + "\n"
 
 
 def run(argv: list[str] | None = None) -> list[Figure]:

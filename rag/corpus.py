@@ -291,7 +291,7 @@ def clean_text(raw: str, *, source: str, sha256: str = "") -> Document:
     for line in lines[header_end:]:
         if body and _END_OF_ARTICLE.match(line):
             break
-        if _is_paragraph(line):
+        if is_paragraph(line):
             body.append(line)
         elif not body:
             header.append(line)
@@ -320,7 +320,7 @@ def _is_furniture(line: str) -> bool:
     )
 
 
-def _is_paragraph(line: str) -> bool:
+def is_paragraph(line: str) -> bool:
     return len(line.split()) >= 8 and bool(_SENTENCE_END.search(line))
 
 
@@ -336,7 +336,7 @@ def _header_end(lines: list[str]) -> int:
     for i, line in enumerate(lines[:HEADER_LINES]):
         if _is_header_line(line):
             end = i + 1
-        elif _is_paragraph(line):
+        elif is_paragraph(line):
             sentences += 1
             if sentences > 1:
                 break
@@ -346,7 +346,7 @@ def _header_end(lines: list[str]) -> int:
 def _is_header_line(line: str) -> bool:
     """A page's date line, host line or by-line: "August 5, 2022 · cnn.com", "By Jane Roe | Aug. 5, 2022"."""
     if _BYLINE.match(line):
-        return not _is_paragraph(line)
+        return not is_paragraph(line)
     published, rest = split_date_line(line)
     rest = _HOST.sub(" ", rest).strip(_SEPARATORS)
     return (published is not None or rest != line.strip(_SEPARATORS)) and len(rest.split()) <= 2

@@ -10,9 +10,10 @@ year") or else the day its article was published. Two figures from different doc
 for one quantity when kind, unit, rate and modality agree and each is the other's best match, likely
 enough by a model learned on labelled pairs (`pair_features`: the cosine of their clauses with the
 figure masked, the names their sentences, passages and subjects share, the words next to them, their
-titles, how far apart the articles were published); a figure of what the question asks for is also
-matched with another document's that answers the question as well. One quantity with different
-values in the same period is a conflict; in different periods it is a timeline (status "changed").
+titles, how far apart the articles were published, the other figures their passages and sentences
+share); a figure of what the question asks for is also matched with another document's that answers
+the question as well. One quantity with different values in the same period is a conflict; in
+different periods it is a timeline (status "changed").
 Dates are compared across outlets too, resolved to the calendar at the precision the text gives:
 two dates of one event (aligned the same way) disagree when they cannot be the same day.
 
@@ -26,7 +27,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -55,14 +56,17 @@ from .text import CITATION, FUNCTION_WORDS, UnionFind, cited_numbers, words
 
 # Which figures of two articles are one quantity is decided by a logistic regression over the
 # features of `pair_features` (the masked clauses' cosine with all-MiniLM-L6-v2, shared names,
-# title words, days apart), learned with scikit-learn on the hand-labelled figure pairs of the
-# RealTimeQA train corpus (bench/guard_pairs.jsonl, split "train") and reported on the dev pairs:
-# `python -m bench.guard_pairs learn` writes its weights and thresholds (amounts; dates and years) to
-# this file, with the figures they were measured at; bench/RESULTS.md keeps them.
+# title words, days apart, shared other figures), learned with scikit-learn on the hand-labelled
+# figure pairs of the RealTimeQA train corpus (bench/guard_pairs.jsonl, split "train") and reported
+# on the dev pairs: `python -m bench.guard_pairs learn` writes its weights and thresholds (amounts;
+# dates and years) to this file, with the figures they were measured at; bench/RESULTS.md keeps them.
 ALIGNMENT_FILE = Path(__file__).with_name("guard_alignment.json")
 # Days apart within which two figures dated only by their articles' publication (or by "as of" a
-# day) describe the same moment (train: the same_period labels of pairs one to three days apart).
-SAME_MOMENT_DAYS = 3
+# day) describe the same moment. Learned on the train pairs (`python -m bench.guard_pairs learn`): the
+# most days that make no false conflict there, then the best same-period recall at precision >= 0.95.
+# At 1 to 3 days a count that grew between two reports (a storm's snowfall total a day later, a store
+# closing list three days later) was taken for a disagreement; from different days it is a timeline.
+SAME_MOMENT_DAYS = 0
 # Days before its article's publication within which a written date is "current", of the week's
 # news (a weekday resolved against the publication date can be no further back than this).
 CURRENT_DAYS = 6
@@ -212,6 +216,10 @@ class _Mention:
     modality: Modality
     near: frozenset[str] = frozenset()  # the content words of the clause next to the figure
     segment: str = ""  # the part of the clause between commas around the figure, masked
+    # The other figures of its passage and of its sentence, by kind, unit and value: what else the
+    # text says about the same event ("$900 million", "21,000 players" beside a settlement's day).
+    others: frozenset[tuple[str, str, float]] = frozenset()
+    sentence_others: frozenset[tuple[str, str, float]] = frozenset()
 
     @property
     def row(self) -> GuardRow:
@@ -272,7 +280,7 @@ def _mentions(passages: Sequence[Passage]) -> list[_Mention]:
             for q in (q for q in quantities if sentence.start <= q.start < sentence.end):
                 if (passage.source, passage.start + q.start) not in seen and not how_reported(passage.text, q):
                     seen.add((passage.source, passage.start + q.start))
-                    found.append(_mention(q, n, passage, sentence, periods, published))
+                    found.append(_mention(q, n, passage, sentence, periods, published, quantities))
     return found
 
 
@@ -290,12 +298,15 @@ def _mention(
     sentence: Sentence,
     periods: list[tuple[int, int, Period]],
     published: date | None,
+    quantities: Sequence[Quantity],
 ) -> _Mention:
     text = passage.text
     start, end = _clause(text, sentence, q.start)
     clause = text[start : q.figure[0]] + "X" + text[q.figure[1] : end]
     before, after = text[start : q.start], text[q.end : end]
     modality = figure_modality(q, before)
+    if modality == "forecast" and _of_an_earlier_year(q, published):
+        modality = "actual"  # a film of 1983 that fans "might" see: a past year is never a forecast
     stated = [
         (min(abs(p_start - q.end), abs(q.start - p_end)), period)
         for p_start, p_end, period in periods
@@ -308,7 +319,33 @@ def _mention(
     near = _content_words(before)[-NEAR_WORDS:] + _content_words(after)[:NEAR_WORDS]
     segment = _segment(text[start : q.figure[0]]) + "X" + _segment(text[q.figure[1] : end], after=True)
     rate = _rate(before, after)
-    return _Mention(q, n, passage, sentence.text, clause, period, rate, modality, frozenset(near), segment)
+    others = [other for other in quantities if other.start != q.start]
+    return _Mention(
+        q,
+        n,
+        passage,
+        sentence.text,
+        clause,
+        period,
+        rate,
+        modality,
+        frozenset(near),
+        segment,
+        _values(others),
+        _values(o for o in others if sentence.start <= o.start < sentence.end),
+    )
+
+
+def _values(quantities: Iterable[Quantity]) -> frozenset[tuple[str, str, float]]:
+    return frozenset((q.kind, q.unit, q.value) for q in quantities)
+
+
+def _of_an_earlier_year(q: Quantity, published: date | None) -> bool:
+    """A year or date of a year before its article's publication."""
+    if published is None or q.kind not in _TIMES:
+        return False
+    year = int(q.value) if q.kind == "year" else int(q.value) // 10000
+    return 0 < year < published.year
 
 
 def _segment(text: str, *, after: bool = False) -> str:
@@ -436,12 +473,19 @@ def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
     return 2 * len(a & b) / min(len(a), len(b)) - 1 if a and b else 0.0
 
 
+def _shared(a: frozenset, b: frozenset) -> float:
+    """The share of the smaller set found in the larger, 0 when either is empty: evidence for, never
+    against (two outlets' reports of one event most often state different other figures)."""
+    return len(a & b) / min(len(a), len(b)) if a and b else 0.0
+
+
 def pair_features(a: _Mention, b: _Mention, cosine: float) -> list[float]:
     """What tells whether two figures of different articles are one quantity, in the order of
     `ALIGNMENT_FILE`'s "features": the masked clauses' cosine; how much the names of their
     sentences, of their passages and of their subjects agree; the words next to the figures they
     share; the words of their articles' titles they share; how many days apart the articles were
-    published."""
+    published; the share of the other figures of their passages and of their sentences they have in
+    common (one event's reports give some of its other figures alike)."""
     published = [_published(m.passage) for m in (a, b)]
     days = abs((published[0] - published[1]).days) if None not in published else 0
     return [
@@ -452,6 +496,8 @@ def pair_features(a: _Mention, b: _Mention, cosine: float) -> list[float]:
         _overlap(a.near, b.near),
         _overlap(_title_words(a.passage.title), _title_words(b.passage.title)),
         math.log1p(days),
+        _shared(a.others, b.others),
+        _shared(a.sentence_others, b.sentence_others),
     ]
 
 

@@ -407,6 +407,11 @@ class Ranker:
     model_weight: float = 0.0  # weight of a loaded model's log-likelihood (0: the model does not vote)
     min_passage_overlap: float = 0.0
     trees: Trees | None = None
+    model_weights: dict[str, float] = field(default_factory=dict)  # learned per model; others: model_weight
+
+    def for_model(self, name: str) -> Ranker:
+        """This ranker with the vote weight learned for the named model (`model_weight` if none was)."""
+        return replace(self, model_weight=self.model_weights.get(name, self.model_weight))
 
     def scores(self, rows: Sequence[dict[str, float]]) -> list[float]:
         """Each row's probability of being the answer."""
@@ -428,6 +433,7 @@ def learned_ranker(path: Path = WEIGHTS_FILE) -> Ranker:
         data.get("model_weight", 0.0),
         data["min_passage_overlap"],
         Trees.from_dict(data["trees"]) if "trees" in data else None,
+        data.get("model_weights", {}),
     )
 
 
@@ -540,6 +546,8 @@ def read(
     if ranked[0].score < ranker.threshold:
         # The reason names no candidate: a refusal that states a figure still suggests one.
         return Reading("", [], ranked, "no passage states the answer clearly enough")
+    if generator is not None:
+        ranker = ranker.for_model(generator.name)
     used = generator is not None and ranker.model_weight > 0
     if used:
         ranked = model_choice(question, ranked, generator, ranker)

@@ -122,3 +122,26 @@ def test_another_outlets_count_of_what_the_question_asks_is_compared_however_its
     # Not a question about cases: the two clauses alone decide, and they are not alike enough.
     other = review("What did CDC data show?", answer, passages, fake_embedder, as_of="2022-08-12")
     assert other.status == "ok" and [row.value for row in other.values] == [5000]
+
+
+def test_a_year_before_the_article_is_never_a_forecast():
+    text = "Younger viewers may discover the 1983 film this spring, and a sequel will likely open in 2026."
+    assert mention(text, "1983", day="2022-05-04").modality == "actual"
+    assert mention(text, "2026", day="2022-05-04").modality == "forecast"
+
+
+def test_other_figures_two_reports_share_count_for_one_event_and_never_against():
+    settled = "A judge approved the settlement on April 22, 2015. It could pay 21,000 players $900 million."
+    again = "The settlement of April 22, 2015 would give some 21,000 retired players $900 million over time."
+    recall = "Letters will be mailed on April 22, 2015 to owners of 280,000 vehicles."
+    bare = "Letters will be mailed on April 22, 2015."
+    a, b = mention(settled, "April 22"), mention(again, "April 22", day="2022-08-17")
+    c, d = mention(recall, "April 22", day="2022-08-17"), mention(bare, "April 22", day="2022-08-17")
+    passages, sentences = (
+        guard_feature("other figures shared by the passages"),
+        guard_feature("other figures shared by the sentences"),
+    )
+    assert pair_features(a, b, 0.8)[passages] == 1.0
+    assert pair_features(a, c, 0.8)[passages] == 0.0  # other figures, yet no evidence against
+    assert pair_features(a, d, 0.8)[passages] == 0.0  # none at all
+    assert pair_features(a, b, 0.8)[sentences] == 0.0  # the first sentence states no other figure

@@ -201,6 +201,18 @@ def test_a_model_without_weight_is_not_asked():
     assert reading.short == "Kansas" and not reading.model_used and scorer.calls == []
 
 
+def test_each_model_votes_with_the_weight_learned_for_it():
+    question = "Which state rejected the amendment?"
+    learned = Ranker(
+        {"type=which_place|GPE": 3.0}, bias=-1.0, threshold=0.1, model_weight=10.0, model_weights={"quiet": 0.0}
+    )
+    quiet, loud = FakeGenerator(prefer="abortion protections"), FakeGenerator(prefer="abortion protections")
+    quiet.name = "quiet"  # learned: its vote does not help, so it is not asked
+    assert read(question, [passage(KANSAS)], FakeEmbedder(), quiet, learned).short == "Kansas" and not quiet.calls
+    assert read(question, [passage(KANSAS)], FakeEmbedder(), loud, learned).short == "abortion protections"
+    assert learned.for_model("quiet").model_weight == 0.0 and learned.for_model("any.gguf").model_weight == 10.0
+
+
 def test_a_shortened_name_is_answered_in_full_from_a_sentence_that_states_it():
     first = "Tennis champion Serena Williams won 23 grand slam titles."
     later = "Williams said she would retire after the US Open."
