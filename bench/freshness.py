@@ -34,11 +34,10 @@ def check(corpus, index_dir) -> list[str]:
 
 
 def run(files: int = FILES, rounds: int = ROUNDS) -> list[Figure]:
-    import json
     from dataclasses import asdict
 
     from rag.chunking import ChunkSettings
-    from rag.index import Manifest, corpus_table, list_corpus
+    from rag.index import Manifest, corpus_table, list_corpus, write_manifest
 
     with scratch() as tmp:
         corpus = tmp / "corpus"
@@ -50,9 +49,7 @@ def run(files: int = FILES, rounds: int = ROUNDS) -> list[Figure]:
         hash_seconds, table = timed(corpus_table, list_corpus(corpus), None)
         manifest = Manifest("bench-embedder", 1, asdict(ChunkSettings()), table)
         (tmp / "index" / "current").mkdir(parents=True)
-        (tmp / "index" / "current" / "manifest.json").write_text(
-            json.dumps(asdict(manifest), indent=2), encoding="utf-8"
-        )
+        write_manifest(tmp / "index" / "current", manifest)
         seconds, cpu_seconds = [], []
         for _ in range(rounds):
             cpu = time.process_time()

@@ -106,9 +106,16 @@ class LlamaCppGenerator:
         # One long-lived thread runs every reply: llama.cpp's OpenMP team belongs to the calling thread,
         # and a new thread per reply leaves the previous teams spinning on the cores.
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"llama-{self.name}")
+        # The last prompt evaluated and its next-token logits (the model's cache holds its evaluation).
+        self._prompt: tuple[list[int], np.ndarray | None] = ([], None)
 
     @cached_property
     def llm(self):
+        # llama.cpp's threads meet at an OpenMP barrier after every step of every layer; by default the
+        # early ones spin there, and when the cores are shared they spin while the late one waits for a core
+        # (a 54-token prompt took 1-10 s of CPU on 2 busy cores instead of 0.3 s). Waiting threads sleep
+        # instead, unless the user chose otherwise; read once, when llama.cpp loads the OpenMP runtime.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         try:
             from llama_cpp import Llama
         except ImportError:
@@ -125,12 +132,17 @@ class LlamaCppGenerator:
         atexit.register(llm.close)
         return llm
 
+    def load_soon(self) -> None:
+        """Start loading the model on its own thread, so that it loads while the index is read and the question
+        retrieved; an error in loading it is raised by the first score."""
+        self._worker.submit(lambda: self.llm)
+
     def log_likelihood(self, prompt: str, continuation: str) -> float:
         """The mean log-probability per token of `continuation` after `prompt`, run on the model's own
         thread (llama.cpp's OpenMP team belongs to it) under its lock (the model is not thread-safe).
 
-        The prompt's evaluation is kept: the candidates of one sentence share it and only their own few
-        tokens are evaluated, one at a time, reading the next-token distribution after each."""
+        The prompt's evaluation and its next-token distribution are kept: candidates asked one after the
+        other with the same prompt evaluate only their own tokens, and get the same score in any order."""
 
         def run() -> float:
             with self.lock:
@@ -148,18 +160,24 @@ class LlamaCppGenerator:
         shared = min(shared, len(whole) - 1)  # at least one token of the continuation is scored
         room = self._n_ctx - (len(whole) - shared) - 1
         context, tail = whole[:shared][-room:], whole[shared:]
-        if llm.n_tokens >= len(context) and list(llm.input_ids[: len(context)]) == context:
-            llm.n_tokens = len(context) - 1  # the cached prompt, its last token evaluated again for its logits
-            llm.eval(context[-1:])
-        else:
+
+        def next_token_logits() -> np.ndarray:
+            return np.ctypeslib.as_array(llama_cpp.llama_get_logits(llm.ctx), shape=(llm.n_vocab(),)).copy()
+
+        cached, logits = self._prompt
+        if cached != context or llm.n_tokens < len(context) or list(llm.input_ids[: len(context)]) != context:
             llm.reset()
             llm.eval(context)
+            logits = next_token_logits()
+            self._prompt = (context, logits)
+        llm.n_tokens = len(context)  # the continuation of the previous candidate is dropped
         total = 0.0
-        for token in tail:
-            logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits(llm.ctx), shape=(llm.n_vocab(),))
+        for i, token in enumerate(tail):
             top = float(logits.max())
             total += float(logits[token]) - top - math.log(float(np.exp(logits - top).sum()))
-            llm.eval([token])
+            if i + 1 < len(tail):  # the last token's own next-token distribution is never read
+                llm.eval([token])
+                logits = next_token_logits()
         return total / len(tail)
 
 
@@ -169,7 +187,10 @@ def resolve_generator(model: str | Path | None) -> LlamaCppGenerator | None:
     if choice == "extractive":
         return None
     if choice in GENERATORS:
-        return LlamaCppGenerator(bundled_gguf(choice), name=choice)
-    if choice.lower().endswith(".gguf") or os.sep in choice or Path(choice).exists():
-        return LlamaCppGenerator(choice)
-    raise ModelError(f"unknown model '{choice}': use one of {', '.join(GENERATORS)} or the path of a .gguf file")
+        generator = LlamaCppGenerator(bundled_gguf(choice), name=choice)
+    elif choice.lower().endswith(".gguf") or os.sep in choice or Path(choice).exists():
+        generator = LlamaCppGenerator(choice)
+    else:
+        raise ModelError(f"unknown model '{choice}': use one of {', '.join(GENERATORS)} or the path of a .gguf file")
+    generator.load_soon()  # a model asked for is used by nearly every answer
+    return generator

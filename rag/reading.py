@@ -477,21 +477,32 @@ def choice_prompt(question: str, sentence: str) -> str:
     return f"{sentence}\nQuestion: {question}\nShort answer:"
 
 
-def model_scores(question: str, candidates: Sequence[Candidate], generator: Generator) -> list[float]:
-    """Each candidate's mean log-likelihood per token as the answer, given the question and its sentence."""
-    return [generator.log_likelihood(choice_prompt(question, c.sentence), " " + c.text) for c in candidates]
-
-
 def model_choice(question: str, ranked: list[Candidate], generator: Generator, ranker: Ranker) -> list[Candidate]:
-    """The ranker's best candidates re-ordered by the ranker's score plus the model's weighted vote; the
-    model never adds a candidate, it only re-orders those the sources state and the ranker would answer
-    with (scored at or above the threshold)."""
+    """The ranker's best candidates re-ordered by the ranker's score (as a logit) plus the model's weighted
+    vote; the model never adds a candidate, it only re-orders those the sources state and the ranker would
+    answer with (scored at or above the threshold).
+
+    A vote is a mean log-likelihood per token, never positive: it only lowers a candidate. So a candidate
+    whose logit is already below the best sum so far cannot come first and is not put to the model; those
+    put to it come first, best first, then the others in the ranker's order. The candidates of one sentence
+    are put one after the other, so the model evaluates their shared prompt once."""
     top = [c for c in ranked[:MODEL_CANDIDATES] if c.score >= ranker.threshold]
-    votes = model_scores(question, top, generator)
-    best_vote = max(votes, default=0.0)
     logit = [math.log(c.score / (1 - c.score)) if 0 < c.score < 1 else 0.0 for c in top]
-    order = sorted(range(len(top)), key=lambda i: -(logit[i] + ranker.model_weight * (votes[i] - best_vote)))
-    return [top[i] for i in order] + ranked[len(top) :]
+    weight = ranker.model_weight
+    total: dict[int, float] = {}  # candidate -> logit + weight * vote, for those put to the model
+
+    def beaten(i: int) -> bool:
+        return weight > 0 and logit[i] < max(total.values(), default=-math.inf)
+
+    for i, candidate in enumerate(top):
+        if i in total or beaten(i):
+            continue
+        prompt = choice_prompt(question, candidate.sentence)
+        for j in range(i, len(top)):
+            if top[j].sentence == candidate.sentence and j not in total and not beaten(j):
+                total[j] = logit[j] + weight * generator.log_likelihood(prompt, " " + top[j].text)
+    chosen = sorted(sorted(total), key=lambda i: -total[i])
+    return [top[i] for i in chosen] + [c for i, c in enumerate(top) if i not in total] + ranked[len(top) :]
 
 
 # --- the reading -----------------------------------------------------------------------------------

@@ -148,10 +148,10 @@ def without_module(monkeypatch, name: str) -> None:
         importlib.util, "find_spec", lambda module, *a: None if module == name else find_spec(module, *a)
     )
 
-    def import_or_fail(module, *args):
+    def import_or_fail(module, *args, **kwargs):
         if module == name:
             raise ModuleNotFoundError(f"No module named '{name}'", name=name)
-        return import_module(module, *args)
+        return import_module(module, *args, **kwargs)
 
     monkeypatch.setattr(importlib, "import_module", import_or_fail)
     monkeypatch.setitem(sys.modules, name, None)  # a plain `import name` fails too

@@ -187,7 +187,7 @@ def test_a_model_only_reorders_the_candidates_the_sources_state():
     chosen = model_choice(question, ranked, chooser, ranker)
     assert chosen[0].text == "abortion protections" and {c.text for c in chosen} == {c.text for c in ranked}
     assert all(prompt.endswith("Short answer:") and question in prompt for prompt, _ in chooser.calls)
-    assert len(chooser.calls) == min(5, len(ranked))
+    assert len(chooser.calls) <= min(5, len(ranked))  # tests/test_model_scoring.py: which are asked
     invented = model_choice(question, ranked, FakeGenerator(prefer="Missouri"), ranker)
     assert [c.text for c in invented] == [c.text for c in ranked]
     reading = read(question, [passage(KANSAS)], FakeEmbedder(), FakeGenerator(prefer="abortion protections"), ranker)
