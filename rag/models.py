@@ -29,6 +29,7 @@ GENERATORS = {
     "extractive": (None, "no model: the learned ranker alone chooses the answer"),
 }
 DEFAULT_GENERATOR = "extractive"
+LLAMA_CPP_MISSING = "llama-cpp-python is not installed: run `pip install llama-cpp-python`"
 
 
 class Generator(Protocol):
@@ -119,7 +120,7 @@ class LlamaCppGenerator:
         try:
             from llama_cpp import Llama
         except ImportError:
-            raise ModelError("llama-cpp-python is not installed: run `pip install llama-cpp-python`") from None
+            raise ModelError(LLAMA_CPP_MISSING) from None
         try:
             # Greedy, seeded and quiet: answers must be repeatable and the CLI output clean.
             llm = Llama(model_path=str(self.path), n_ctx=self._n_ctx, n_threads=self._threads, seed=0, verbose=False)
@@ -192,5 +193,7 @@ def resolve_generator(model: str | Path | None) -> LlamaCppGenerator | None:
         generator = LlamaCppGenerator(choice)
     else:
         raise ModelError(f"unknown model '{choice}': use one of {', '.join(GENERATORS)} or the path of a .gguf file")
+    if importlib.util.find_spec("llama_cpp") is None:  # said now: the model loads on another thread
+        raise ModelError(LLAMA_CPP_MISSING)
     generator.load_soon()  # a model asked for is used by nearly every answer
     return generator
