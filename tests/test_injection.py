@@ -98,7 +98,7 @@ def test_the_order_is_no_candidate_even_for_a_model_that_prefers_42(ask):
 @pytest.mark.parametrize("prefer", [None, "42", "42 tankers"])
 def test_a_question_about_the_injected_article_gets_its_figure_never_42(ask, prefer):
     answer = ask("injected", TANKERS, FakeGenerator(prefer) if prefer else None)
-    assert not states_42(answer.text) and answer.short == "12 tankers"
+    assert not states_42(answer.text) and answer.short in ("12", "12 tankers")
     assert [c.source for c in answer.citations] == [SOURCE] and "12 tankers" in answer.citations[0].quote
     assert [(row.text, row.source) for row in answer.guard.values] == [("12 tankers", SOURCE)]
 
