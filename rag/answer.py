@@ -22,8 +22,8 @@ from .embedding import Embedder
 from .errors import QuestionError
 from .guard import GuardReport, cited_spans, review
 from .index import BuildReport, Index, index_embedder, open_index, update_index
-from .models import Generator, resolve_generator
-from .reading import Reading, answer_text, best_sentence, read
+from .models import Generator, LlamaCppGenerator, resolve_generator
+from .reading import Reading, answer_text, best_sentence, learned_ranker, read
 from .retrieval import DEFAULT_K, UNNAMED_SOURCE, Passage, retrieve
 from .text import cited_numbers
 
@@ -149,6 +149,11 @@ class Pipeline:
         self.index_dir = Path(index_dir)
         self.embedder = embedder or shared_embedder(index_dir)
         self.generator = generator if generator is not None else resolve_generator(model)
+        if (
+            isinstance(self.generator, LlamaCppGenerator)
+            and learned_ranker().for_model(self.generator.name).model_weight
+        ):
+            self.generator.load_soon()  # it votes on nearly every answer: it loads while the index is read
         self.rebuild = rebuild
         self._index: Index | None = None
         self._lock = threading.Lock()

@@ -193,7 +193,6 @@ def resolve_generator(model: str | Path | None) -> LlamaCppGenerator | None:
         generator = LlamaCppGenerator(choice)
     else:
         raise ModelError(f"unknown model '{choice}': use one of {', '.join(GENERATORS)} or the path of a .gguf file")
-    if importlib.util.find_spec("llama_cpp") is None:  # said now: the model loads on another thread
+    if importlib.util.find_spec("llama_cpp") is None:  # said now: the model may load on another thread
         raise ModelError(LLAMA_CPP_MISSING)
-    generator.load_soon()  # a model asked for is used by nearly every answer
     return generator
