@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import pickle
 import random
 from pathlib import Path
@@ -24,7 +23,7 @@ from pathlib import Path
 from bench.common import Figure
 from bench.train_reader import SEED, dumps_weights, load_records
 from rag.evaluation import contains
-from rag.reading import MODEL_CANDIDATES, WEIGHTS_FILE, add_relative_features, choice_prompt, learned_ranker, rank
+from rag.reading import WEIGHTS_FILE, add_relative_features, learned_ranker, log_odds, put_to_model, rank, vote
 
 WEIGHTS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 DEFAULT_QUESTIONS = 400
@@ -37,15 +36,13 @@ def votes(records: list[dict], candidates: dict, generator, cache: Path) -> dict
     for done, record in enumerate(r for r in records if r["id"] not in found):
         kept = list(candidates.get(record["id"], []))
         add_relative_features(kept)
-        ranked = rank(kept, ranker)
-        top = [c for c in ranked[:MODEL_CANDIDATES] if c.score >= ranker.threshold]
         found[record["id"]] = [
             (
-                math.log(c.score / (1 - c.score)),
-                generator.log_likelihood(choice_prompt(record["question"], c.sentence), " " + c.text),
+                log_odds(c.score),
+                vote(record["question"], c, generator),
                 any(contains(c.text, a) for a in record["accept"]),
             )
-            for c in top
+            for c in put_to_model(rank(kept, ranker), ranker)
         ]
         if done % 50 == 49:
             cache.write_bytes(pickle.dumps(found))

@@ -179,16 +179,24 @@ def cached_candidates(
     return found
 
 
+def training_rows(records: list[dict], candidates: dict[str, list[Candidate]]) -> tuple[list, list, list]:
+    """Every candidate's features and label, question after question, and how many each question has."""
+    rows, labels, groups = [], [], []
+    for record in records:
+        found = candidates.get(record["id"], [])
+        if found:
+            rows += [c.features for c in found]
+            labels += labelled(record, found)
+            groups.append(len(found))
+    return rows, labels, groups
+
+
 def fit(records: list[dict], candidates: dict[str, list[Candidate]], c: float = 1.0) -> Ranker:
     """A logistic model on every candidate of the questions, labelled by the accept strings."""
     from sklearn.feature_extraction import DictVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    rows, labels = [], []
-    for record in records:
-        found = candidates.get(record["id"], [])
-        rows += [c.features for c in found]
-        labels += labelled(record, found)
+    rows, labels, _ = training_rows(records, candidates)
     vectorizer = DictVectorizer()
     model = LogisticRegression(C=c, max_iter=2000)
     model.fit(vectorizer.fit_transform(rows), labels)
@@ -203,13 +211,7 @@ def fit_trees(records: list[dict], candidates: dict[str, list[Candidate]]) -> Ra
     import numpy as np
     from sklearn.feature_extraction import DictVectorizer
 
-    rows, labels, groups = [], [], []
-    for record in records:
-        found = candidates.get(record["id"], [])
-        if found:
-            rows += [c.features for c in found]
-            labels += labelled(record, found)
-            groups.append(len(found))
+    rows, labels, groups = training_rows(records, candidates)
     vectorizer = DictVectorizer()
     matrix = vectorizer.fit_transform(rows).astype(np.float32)
     model = lightgbm.LGBMRanker(**TREE_PARAMETERS)

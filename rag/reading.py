@@ -477,6 +477,22 @@ def choice_prompt(question: str, sentence: str) -> str:
     return f"{sentence}\nQuestion: {question}\nShort answer:"
 
 
+def put_to_model(ranked: list[Candidate], ranker: Ranker) -> list[Candidate]:
+    """The candidates a model may re-order: the ranker's best few that it would answer with."""
+    return [c for c in ranked[:MODEL_CANDIDATES] if c.score >= ranker.threshold]
+
+
+def log_odds(score: float) -> float:
+    """A ranker's score as the log-odds a model's weighted vote is added to."""
+    return math.log(score / (1 - score)) if 0 < score < 1 else 0.0
+
+
+def vote(question: str, candidate: Candidate, generator: Generator) -> float:
+    """A model's vote for a candidate: its mean log-likelihood per token as the answer, after its sentence and
+    the question."""
+    return generator.log_likelihood(choice_prompt(question, candidate.sentence), " " + candidate.text)
+
+
 def model_choice(question: str, ranked: list[Candidate], generator: Generator, ranker: Ranker) -> list[Candidate]:
     """The ranker's best candidates re-ordered by the ranker's score (as a logit) plus the model's weighted
     vote; the model never adds a candidate, it only re-orders those the sources state and the ranker would
@@ -486,8 +502,8 @@ def model_choice(question: str, ranked: list[Candidate], generator: Generator, r
     whose logit is already below the best sum so far cannot come first and is not put to the model; those
     put to it come first, best first, then the others in the ranker's order. The candidates of one sentence
     are put one after the other, so the model evaluates their shared prompt once."""
-    top = [c for c in ranked[:MODEL_CANDIDATES] if c.score >= ranker.threshold]
-    logit = [math.log(c.score / (1 - c.score)) if 0 < c.score < 1 else 0.0 for c in top]
+    top = put_to_model(ranked, ranker)
+    logit = [log_odds(c.score) for c in top]
     weight = ranker.model_weight
     total: dict[int, float] = {}  # candidate -> logit + weight * vote, for those put to the model
 
@@ -497,10 +513,9 @@ def model_choice(question: str, ranked: list[Candidate], generator: Generator, r
     for i, candidate in enumerate(top):
         if i in total or beaten(i):
             continue
-        prompt = choice_prompt(question, candidate.sentence)
         for j in range(i, len(top)):
             if top[j].sentence == candidate.sentence and j not in total and not beaten(j):
-                total[j] = logit[j] + weight * generator.log_likelihood(prompt, " " + top[j].text)
+                total[j] = logit[j] + weight * vote(question, top[j], generator)
     chosen = sorted(sorted(total), key=lambda i: -total[i])
     return [top[i] for i in chosen] + [c for i, c in enumerate(top) if i not in total] + ranked[len(top) :]
 
