@@ -28,7 +28,7 @@ from .chunking import Chunk, ChunkSettings, chunk_document
 from .corpus import CorpusFile, Document, read_document
 from .embedding import Embedder, SentenceTransformerEmbedder
 from .errors import ClusterError
-from .index import BuildReport, Processed, annotation_lines, index_embedder, update_index
+from .index import BuildReport, Processed, annotate_chunks, index_embedder, update_index
 
 ADDRESS_ENV = "RAG_RAY_ADDRESS"
 # Articles per Ray batch: ~17 chunks each, so an embedding call sees a few hundred chunks.
@@ -188,7 +188,7 @@ def _read_and_chunk(batch: dict, settings: ChunkSettings) -> dict:
         article_chunks = chunk_document(document, settings) if document else []
         documents.append(json.dumps(asdict(document), ensure_ascii=False) if document else "")
         chunks.append(json.dumps([asdict(c) for c in article_chunks], ensure_ascii=False) if document else "")
-        annotations.append(b"".join(annotation_lines(article_chunks)))
+        annotations.append(b"".join(annotate_chunks(article_chunks)))
     return {"source": list(batch["source"]), "document": documents, "chunks": chunks, "annotations": annotations}
 
 

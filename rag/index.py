@@ -499,7 +499,7 @@ class Processed:
     annotations: dict[str, list[bytes]] = field(default_factory=dict)  # source -> a line per chunk
 
 
-def annotation_lines(chunks: list[Chunk], progress: bool = False) -> list[bytes]:
+def annotate_chunks(chunks: list[Chunk], progress: bool = False) -> list[bytes]:
     """Each chunk's reading annotation as the line of JSON the index stores."""
     annotated = annotate([c.text for c in chunks], progress=progress)
     return [json.dumps(to_record(a), ensure_ascii=False, separators=(",", ":")).encode() + b"\n" for a in annotated]
@@ -512,7 +512,7 @@ def process_locally(
     documents = {file.source: read_document(file) for file in files}
     chunks = {source: chunk_document(doc, settings) for source, doc in documents.items() if doc}
     flat = [c for doc_chunks in chunks.values() for c in doc_chunks]
-    lines = annotation_lines(flat, progress=progress)
+    lines = annotate_chunks(flat, progress=progress)
     vectors = (
         embedder.embed([c.text for c in flat], progress=progress) if flat else np.zeros((0, embedder.dim), np.float32)
     )
