@@ -470,7 +470,7 @@ def _title_words(title: str | None) -> frozenset[str]:
 def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
     """How much two sets agree, from -1 (nothing in common) to 1 (the smaller within the larger);
     0, unknown, when either is empty."""
-    return 2 * len(a & b) / min(len(a), len(b)) - 1 if a and b else 0.0
+    return 2 * _shared(a, b) - 1 if a and b else 0.0
 
 
 def _shared(a: frozenset, b: frozenset) -> float:
