@@ -99,6 +99,12 @@ _YEAR_DIGITS = re.compile(r"\d{4}")
 Status = Literal["ok", "conflict", "changed", "unsupported", "no_numbers"]
 _TIMES = ("year", "date")
 
+# A record's horizon: a superlative, a few words, then "since" before a date ("the biggest jump since X").
+_RECORD_SINCE = re.compile(
+    r"\b(?:most|least|first|best|worst|highest|lowest|biggest|largest|smallest|greatest|fastest|slowest|"
+    r"strongest|weakest|sharpest|steepest|deadliest|hottest|coldest|warmest)\b(?:\s+[\w'-]+){0,4}\s+since\s+$",
+    re.I,
+)
 # A figure's own verb after it, saying it is to come: "About X athletes will parade".
 _FORECAST_AFTER = re.compile(r"\s+(?:will|(?:is|are) (?:expected|set|projected|scheduled) to)\b", re.I)
 _CLAUSE_BREAK = re.compile(r"\s+(?:--|—|–)\s+|;\s+")
@@ -229,6 +235,8 @@ class _Mention:
     # text says about the same event ("$900 million", "21,000 players" beside a settlement's day).
     others: frozenset[tuple[str, str, float]] = frozenset()
     sentence_others: frozenset[tuple[str, str, float]] = frozenset()
+    # A date that is the horizon of a record ("the biggest jump since July 1981"), not when an event was.
+    horizon: bool = False
 
     @property
     def row(self) -> GuardRow:
@@ -397,6 +405,7 @@ def _mention(
         segment,
         _values(others),
         _values(o for o in others if sentence.start <= o.start < sentence.end),
+        q.kind in _TIMES and bool(_RECORD_SINCE.search(before)),
     )
 
 
@@ -467,16 +476,37 @@ def _rate(before: str, after: str) -> str | None:
 def _comparable(a: _Mention, b: _Mention) -> bool:
     """Whether two figures of different documents may be one quantity (or dates of one event). A bare
     month ("in April") is compared too, at its precision: as a date of the article's own days, with
-    an article of another day only where it agrees."""
+    an article of another day only where it agrees. The horizon of a record ("the biggest jump since
+    July 1981") is compared only with another record's: it dates no event ("prices rose 4.6% since
+    September 2020" starts a change). Found on RealTimeQA dev, where two such dates of one question's
+    passages made a false conflict; no labelled pair holds one."""
     qa, qb = a.quantity, b.quantity
-    if a.passage.source == b.passage.source or qa.kind != qb.kind or qa.unit != qb.unit:
+    if a.passage.source == b.passage.source or qa.kind != qb.kind or qa.unit != qb.unit or a.horizon != b.horizon:
         return False
     if qa.kind in _TIMES:
         # A date of its article's own days and one of an article of another day most often belong to
         # two events: such dates are one event's only where they agree.
         recurring = (a.current or b.current) and a.passage.date != b.passage.date
-        return a.modality == b.modality and (not recurring or _agree(a, b))
+        return a.modality == b.modality and (not recurring or _agree(a, b)) and _within_a_week(a, b)
     return a.rate == b.rate and a.modality == b.modality
+
+
+def _within_a_week(a: _Mention, b: _Mention) -> bool:
+    """Whether a weekday written alone ("on Tuesday", a day of its article's week) may date the same
+    event as the other date: one of its days within `CURRENT_DAYS` of a day the other gives, or in
+    the month or year the other gives. A weekday is never wrong by a year ("a speech Tuesday night"
+    and "the January 6, 2021, insurrection", in two articles of one day, made a false conflict on
+    RealTimeQA dev). Any other pair of dates is left to the model."""
+    for weekday, other in ((a, b), (b, a)):
+        if _weekday_named(weekday.quantity.text) and not any(ch.isdigit() for ch in weekday.quantity.text):
+            day = _day_of(other.quantity) if other.quantity.kind == "date" else None
+            if day is not None:
+                return any(
+                    (found := _day_of(c)) is not None and abs((found - day).days) <= CURRENT_DAYS
+                    for c in weekday.days
+                )
+            return any(same_value(c, other.quantity) for c in weekday.days)
+    return True
 
 
 def same_period(a: Period | None, b: Period | None) -> bool:

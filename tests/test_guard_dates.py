@@ -87,3 +87,25 @@ def test_dates_are_compared_at_the_precision_both_give():
         "Travel at the border was first restricted March 21 to slow the virus.", "March", day="2020-09-24"
     )
     assert guard._agree(month, inferred)
+
+
+def test_the_horizon_of_a_record_dates_no_event():
+    record = mention("Food prices rose 7.9%, the biggest jump since July 1981.", "July", day="2022-03-22")
+    change = mention("Food prices overall rose 4.6% since September 2020, data showed.", "September", day="2021-10-13")
+    change = guard._Mention(**{**change.__dict__, "passage": passage("b.txt", change.passage.text, day="2021-10-13")})
+    assert record.horizon and not change.horizon
+    assert not guard._comparable(record, change)
+
+
+def test_a_weekday_written_alone_dates_no_event_of_another_year():
+    speech = mention("Cheney vowed to fight on in a speech Tuesday night after conceding.", "Tuesday", day="2022-08-16")
+    attack = mention(
+        "Cheney, who since the January 6, 2021, insurrection has become a critic, was ousted.",
+        "January",
+        day="2022-08-16",
+        source="b.txt",
+    )
+    assert not guard._comparable(speech, attack)
+    meeting = mention("The meeting on March 26 went well.", "March", day="2024-03-28", source="c.txt")
+    tuesday = mention("The meeting on Tuesday went well.", "Tuesday", day="2024-03-28", source="d.txt")
+    assert guard._comparable(meeting, tuesday) and guard._agree(meeting, tuesday)
