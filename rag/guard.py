@@ -502,8 +502,7 @@ def _within_a_week(a: _Mention, b: _Mention) -> bool:
             day = _day_of(other.quantity) if other.quantity.kind == "date" else None
             if day is not None:
                 return any(
-                    (found := _day_of(c)) is not None and abs((found - day).days) <= CURRENT_DAYS
-                    for c in weekday.days
+                    (found := _day_of(c)) is not None and abs((found - day).days) <= CURRENT_DAYS for c in weekday.days
                 )
             return any(same_value(c, other.quantity) for c in weekday.days)
     return True
