@@ -113,6 +113,8 @@ _RATE_AFTER = re.compile(
     r"^(?:\s+[\w'-]+){0,4}?\s+(annually|yearly|monthly|weekly|daily)\b",
     re.I,
 )
+# A price or count for each unit of something: "$1.34 per pound", "$3.50 per gallon", "2 doses per person".
+_RATE_PER = re.compile(r"^(?:\s+[\w'-]+)?\s+per\s+([a-z]+)\b", re.I)
 _RATE_BEFORE = re.compile(r"\b(annual|yearly|monthly|weekly|daily)\s+(?:[\w'-]+\s+){0,2}(?:of|at|is|was)\s+$", re.I)
 _RATE_WORDS = {
     "annually": "year",
@@ -467,6 +469,8 @@ def _rate(before: str, after: str) -> str | None:
         return _RATE_WORDS.get(word, word)
     if found := _RATE_BEFORE.search(before):
         return _RATE_WORDS[found.group(1).lower()]
+    if found := _RATE_PER.match(after):
+        return found.group(1).lower()
     return None
 
 

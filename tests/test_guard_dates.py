@@ -109,3 +109,11 @@ def test_a_weekday_written_alone_dates_no_event_of_another_year():
     meeting = mention("The meeting on March 26 went well.", "March", day="2024-03-28", source="c.txt")
     tuesday = mention("The meeting on Tuesday went well.", "Tuesday", day="2024-03-28", source="d.txt")
     assert guard._comparable(meeting, tuesday) and guard._agree(meeting, tuesday)
+
+
+def test_a_price_per_unit_is_never_compared_with_a_total():
+    text = "The average price for the frozen turkey is $21.50, or a fraction more than $1.34 per pound."
+    total, per_pound = mention(text, "$21.50", day="2025-11-19"), mention(text, "more than $1.34", day="2025-11-19")
+    other = mention("The average price for a 16-pound turkey is $21.50.", "$21.50", day="2025-11-19", source="b.txt")
+    assert (total.rate, per_pound.rate) == (None, "pound")
+    assert guard._comparable(total, other) and not guard._comparable(per_pound, other)
