@@ -17,6 +17,7 @@ from rag.reading import (
     Trees,
     answer_text,
     answer_type,
+    content_words,
     find_candidates,
     is_question_or_quiz,
     learned_ranker,
@@ -116,6 +117,59 @@ def test_features_say_type_nearness_and_agreement_across_stories():
     )
     assert kansas.features["sources"] > constitution.features["sources"], "two stories name Kansas"
     assert kansas.features["rank"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "question, phrase",
+    [
+        (
+            "Warner Bros. has shelved a film starring which favourite superhero protagonist?",
+            "favourite superhero protagonist",
+        ),
+        ("Supermarkets are struggling to stock which condiment, sparking outrage?", "condiment"),
+        ("Which state's voters protected the right to abortion?", "state"),
+        ("Approximately how many baby swings and rockers were recalled?", "baby swings"),
+        ("How much did the deal cost?", None),
+        ("Who won the vote?", None),
+    ],
+)
+def test_the_words_that_name_the_asked_thing(question, phrase):
+    assert answer_type(question).phrase == phrase
+
+
+def test_a_candidate_close_in_meaning_to_the_asked_thing_says_so():
+    question = "Supermarkets in France are struggling to stock which condiment?"
+    text = "Shoppers in France cannot find Dijon condiment made from seeds, and Paris shops blame Canada."
+    found = {c.text: c for c in find_candidates(question, [passage(text)], FakeEmbedder())}
+    assert found["Dijon condiment"].features["focus_similarity"] > found["Paris"].features["focus_similarity"]
+    assert found["Dijon condiment"].features["focus_gap"] == 0.0 > found["Paris"].features["focus_gap"]
+
+
+def test_a_sentence_that_states_the_question_with_the_candidate_filled_in_says_so():
+    question = "Which city hosted the climate summit?"
+    text = "Geneva hosted the climate summit on Monday. Officials flew in from Paris and Rome."
+    found = {c.text: c for c in find_candidates(question, [passage(text)], FakeEmbedder())}
+    assert found["Geneva"].features["filled_gap"] == 0.0 > found["Paris"].features["filled_gap"]
+    assert found["Geneva"].features["filled_cosine"] > found["Geneva"].features["cosine"]
+
+
+def test_the_governing_word_is_found_through_prepositions_and_coordination():
+    (sentences,) = annotate(["Pelosi defended her visit to Taiwan. Texas and Kansas voters rejected the amendment."])
+    heads = {m.text: m.head for s in sentences for m in s.mentions}
+    assert heads["Taiwan"] == "visit", "not the preposition 'to'"
+    assert heads["Kansas"] == heads["Texas"] == "voter"
+
+
+def test_initials_are_one_word_with_or_without_spaces():
+    assert content_words("J. K. Rowling") == content_words("J.K. Rowling") == {"jk", "rowli"}
+    assert content_words("U.S. troops") == content_words("US troops")
+    assert content_words("vitamin D. The") == {"vitam", "d"}
+
+
+def test_a_short_answer_gives_a_figure_in_digits_and_names_as_written():
+    assert Candidate("nine years", "DATE", 1, "", 0, 0, {}).answer == "9 years"
+    assert Candidate("two million people", "FIGURE", 1, "", 0, 0, {}).answer == "2 million people"
+    assert Candidate("Five Guys", "ORG", 1, "", 0, 0, {}).answer == "Five Guys"
 
 
 def candidate(text: str, score_features: dict[str, float], n: int = 1) -> Candidate:
