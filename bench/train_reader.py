@@ -26,6 +26,7 @@ import pickle
 import random
 import time
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 from bench.common import Figure
@@ -175,7 +176,8 @@ def cached_candidates(
     todo = [r for r in records if r["id"] not in found and r["id"] in passages]
     began = time.perf_counter()
     for done, record in enumerate(todo, start=1):
-        found[record["id"]] = find_candidates(record["question"], passages[record["id"]], embedder)
+        as_of = date.fromisoformat(record["as_of"]) if record.get("as_of") else None
+        found[record["id"]] = find_candidates(record["question"], passages[record["id"]], embedder, as_of)
         if done % 100 == 0 or done == len(todo):
             cache.write_bytes(pickle.dumps(found))
             embedder.save()

@@ -25,6 +25,8 @@ _UNUSED_COMPONENTS = ("senter",)
 _LOOKED_THROUGH = frozenset({"pobj", "pcomp", "conj", "appos"})
 CACHE_SIZE = 4096
 PIPE_BATCH = 128
+# Punctuation that ends a figure rather than a sentence ("51.3%").
+_KEPT_AT_END = frozenset({"%"})
 # Words a noun phrase may start with that a short answer leaves out ("the Buffalo Bills" -> "Buffalo Bills").
 _LEADING = frozenset("the a an this that these those its their his her our some".split())
 
@@ -99,12 +101,13 @@ def _import_spacy_without_torch():
 
 
 def _trim(span) -> tuple[int, int] | None:
-    """Token bounds of a span without its leading determiners and trailing punctuation; None if empty."""
+    """Token bounds of a span without its leading determiners and trailing punctuation (a percent sign
+    stays); None if empty."""
     first, last = span.start, span.end
     doc = span.doc
     while first < last and (doc[first].lower_ in _LEADING or doc[first].is_punct or doc[first].pos_ == "PRON"):
         first += 1
-    while last > first and doc[last - 1].is_punct:
+    while last > first and doc[last - 1].is_punct and doc[last - 1].text not in _KEPT_AT_END:
         last -= 1
     return (first, last) if first < last else None
 

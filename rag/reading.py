@@ -99,13 +99,27 @@ _WH = re.compile(
 def answer_type(question: str) -> AskedFor:
     """What kind of thing the question asks for. The question's last sentence asks ("… this week. He
     plays for which team?"), and in it the last question word ("… the terrorist, who was associated
-    with which group?"); an earlier sentence is read when the last asks nothing."""
+    with which group?") that does not open a relative clause ("… born to parents who were not married",
+    when another asks); an earlier sentence is read when the last asks nothing."""
     sentences = [s.text.lower() for s in split_sentences(question)] or [question.lower()]
     for text in (sentences[-1], " ".join(sentences)):
         found = list(_WH.finditer(text))
+        asking = [m for m in found if not _opens_relative_clause(text, m)]
         if found:
-            return _asked_for(found[-1])
+            return _asked_for((asking or found)[-1])
     return AskedFor("which_thing")
+
+
+def _opens_relative_clause(text: str, found: re.Match) -> bool:
+    """ "who", "where" or "when" right after a noun or a comma ("parents who", "the city, where"), not after
+    a preposition or a verb form the question words list ("to whom", "is where")."""
+    if not (found["who"] or found["where"] or found["when"]):
+        return False
+    before = text[: found.start()].rstrip()
+    if before.endswith(","):
+        return True
+    words = before.split()
+    return bool(words) and words[-1] not in FUNCTION_WORDS
 
 
 def _asked_for(found: re.Match) -> AskedFor:
@@ -223,13 +237,16 @@ def _figure_of(sentence: AnnotatedSentence, figures: list[Quantity], mention: Me
     return next((q for q in figures if q.start < end and offset < q.end), None)
 
 
-def find_candidates(question: str, passages: Sequence[Passage], embedder: Embedder) -> list[Candidate]:
-    """Every candidate span of the passages' sentences with its features (unscored), in passage order."""
+def find_candidates(
+    question: str, passages: Sequence[Passage], embedder: Embedder, as_of: date | None = None
+) -> list[Candidate]:
+    """Every candidate span of the passages' sentences with its features (unscored), in passage order. A
+    period the question states ("last year") is resolved against `as_of`, the day it is asked."""
     asked_for, asked = answer_type(question), asked_quantity(question)
     question_stems = content_words(question)
     fresh = iter(annotate([p.text for p in passages if p.sentences is None]))
     annotated = [p.sentences if p.sentences is not None else next(fresh) for p in passages]
-    asked_periods = {(p.start, p.end) for _, _, p in find_periods(question)}
+    asked_periods = {(p.start, p.end) for _, _, p in find_periods(question, as_of)}
     sentences, periods_of = [], []
     for n, found in enumerate(annotated, start=1):
         for s in found:
@@ -624,12 +641,14 @@ def read(
     embedder: Embedder,
     generator: Generator | None = None,
     ranker: Ranker | None = None,
+    as_of: date | None = None,
 ) -> Reading:
-    """The short answer and the sentence that states it, or the reason the passages do not answer."""
+    """The short answer and the sentence that states it, or the reason the passages do not answer; `as_of`
+    is the day the question is asked."""
     ranker = ranker or learned_ranker()
     if not passages:
         return Reading("", [], reason="no passage was retrieved")
-    ranked = rank(find_candidates(question, passages, embedder), ranker)
+    ranked = rank(find_candidates(question, passages, embedder, as_of), ranker)
     if not ranked:
         return Reading("", [], reason="the passages state nothing of the kind the question asks for")
     if ranked[0].score < ranker.threshold:

@@ -59,6 +59,7 @@ def passage(text: str, n: int = 1, group: str | None = None) -> Passage:
         ("Where did Nancy Pelosi travel?", "where", None),
         ("He was the most wanted terrorist, who was associated with which group?", "which_organization", "group"),
         ("Shops are struggling to stock which condiment?", "which_thing", "condi"),
+        ("What share of babies were born to parents who were not married?", "which_number", "share"),
     ],
 )
 def test_answer_type_reads_the_last_question_word(question, asked, focus):
@@ -79,6 +80,8 @@ def test_mentions_are_entities_noun_phrases_and_figures_without_leading_articles
     for sentence in sentences:
         for m in sentence.mentions:
             assert (KANSAS + " " + CAP)[m.start : m.end] == m.text
+    (percent,) = annotate(["Prices rose 8.5% in July."])
+    assert ("8.5%", "PERCENT") in {(m.text, m.kind) for s in percent for m in s.mentions}, "a percent sign stays"
 
 
 def test_an_annotation_stored_as_a_record_reads_back_the_same():
@@ -151,6 +154,18 @@ def test_a_sentence_that_states_the_question_with_the_candidate_filled_in_says_s
     found = {c.text: c for c in find_candidates(question, [passage(text)], FakeEmbedder())}
     assert found["Geneva"].features["filled_gap"] == 0.0 > found["Paris"].features["filled_gap"]
     assert found["Geneva"].features["filled_cosine"] > found["Geneva"].features["cosine"]
+
+
+def test_a_period_the_question_states_is_resolved_against_the_day_it_is_asked():
+    from dataclasses import replace
+    from datetime import date
+
+    text = "In 2021, 51.3% of babies in England and Wales were born to parents who were not married."
+    stated = [replace(passage(text), date="2022-08-10")]
+    question = "What percentage of babies in England were born to parents who were not married last year?"
+    asked_in_2022 = find_candidates(question, stated, FakeEmbedder(), as_of=date(2022, 8, 12))
+    assert "51.3%" in {c.text for c in asked_in_2022}
+    assert find_candidates(question, stated, FakeEmbedder(), as_of=date(2026, 12, 2)) == [], "2021 is not last year"
 
 
 def test_the_governing_word_is_found_through_prepositions_and_coordination():
