@@ -25,6 +25,7 @@ _UNUSED_COMPONENTS = ("senter",)
 _LOOKED_THROUGH = frozenset({"pobj", "pcomp", "conj", "appos"})
 CACHE_SIZE = 4096
 PIPE_BATCH = 128
+_HYPHENS = frozenset("-‐–")
 # Punctuation that ends a figure rather than a sentence ("51.3%").
 _KEPT_AT_END = frozenset({"%"})
 # Words a noun phrase may start with that a short answer leaves out ("the Buffalo Bills" -> "Buffalo Bills").
@@ -112,6 +113,22 @@ def _trim(span) -> tuple[int, int] | None:
     return (first, last) if first < last else None
 
 
+def _whole_words(doc, first: int, last: int) -> tuple[int, int]:
+    """Token bounds grown over the hyphens that join them to their neighbours: a name is never cut inside a
+    word ("Mar-a-Lago", not "Mar")."""
+
+    def joined(i: int) -> bool:  # token i is a hyphen between two words, with no space on either side
+        return (
+            0 < i < len(doc) - 1 and doc[i].text in _HYPHENS and not doc[i - 1].whitespace_ and not doc[i].whitespace_
+        )
+
+    while joined(first - 1):
+        first -= 2
+    while joined(last):
+        last += 2
+    return first, last
+
+
 def _figures(doc) -> list:
     """Each run of number words ("1.5 million", "$500") alone and with the noun it counts ("500,000 barrels"):
     the pipeline's entity labels miss some ("no more than" as a CARDINAL)."""
@@ -143,7 +160,7 @@ def _mentions(doc) -> list[Mention]:
         bounds = _trim(span)
         if bounds is None:
             continue
-        first, last = bounds
+        first, last = bounds if kind == "FIGURE" else _whole_words(doc, *bounds)
         tokens = doc[first:last]
         if kind == "NP" and all(t.is_stop or t.pos_ in ("PRON", "DET") for t in tokens):
             continue
