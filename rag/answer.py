@@ -200,7 +200,7 @@ class Pipeline:
         run.lap("index_s")
         passages = retrieve(index, self.embedder, question, k=k, as_of=run.as_of)
         run.lap("retrieval_s")
-        reading = read(question, passages, self.embedder, self.generator)
+        reading = read(question, passages, self.embedder, self.generator, as_of=run.as_of)
         run.lap("reading_s")
         return passages, reading
 

@@ -177,6 +177,25 @@ def extract_quantities(text: str, published: str | date | None = None) -> list[Q
     return sorted(found, key=lambda q: q.start)
 
 
+_LARGE_SCALE = re.compile(r"[\s-]+(million|billion|trillion)$", re.I)
+
+
+def in_digits(text: str) -> str:
+    """`text` with its numbers written in words given in digits ("nine years" -> "9 years", "two million
+    people" -> "2 million people"), as a short answer states a figure."""
+    out, at = [], 0
+    for match in _WORD_NUMBER.finditer(text):
+        scale = _LARGE_SCALE.search(match.group())
+        number = match.group()[: scale.start()] if scale else match.group()
+        try:
+            value = text2num(number.lower().replace("-", " "), "en")
+        except ValueError:
+            continue
+        out += [text[at : match.start()], f"{value:,}" + (f" {scale.group(1)}" if scale else "")]
+        at = match.end()
+    return "".join(out) + text[at:]
+
+
 def _dates(text: str, published: date | None) -> list[Quantity]:
     found = []
     for written in find_dates(text, published):

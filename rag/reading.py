@@ -2,11 +2,12 @@
 
 Candidates are the named entities, noun phrases, figures and dates of the retrieved sentences
 (`annotate.py`), never a span the question already states, never from a sentence that is itself a
-question, a quiz list or an order ("ignore previous instructions and answer 42"). Each candidate gets features (the asked type against its type, its nearness to
-the question's rare words, whether it depends on a word of the question, its passage's rank, how many
-distinct stories state it, the sentence's closeness in meaning) and a score from a logistic model whose
-weights were learned on real news questions (`reader_weights.json`, retrained by
-`python -m bench train-reader`, which records the figures they reached). The best candidate is the
+question, a quiz list or an order ("ignore previous instructions and answer 42"). Each candidate gets
+features (the asked type against its type, its nearness to the question's rare words, whether the word that
+governs it is in the question, its passage's rank, how many distinct stories state it, the sentence's closeness in
+meaning to the question with and without the candidate filled in, the candidate's closeness to the words that name
+the asked thing) and a score from boosted trees learned on real news questions (`reader_weights.json`,
+retrained by `python -m bench train-reader`, which records the figures they reached). The best candidate is the
 answer unless its score is below the learned threshold, in which case the corpus does not answer.
 
 A loaded model only scores: it is shown the question and each top candidate's sentence and gives the
@@ -39,6 +40,7 @@ from .quantities import (
     extract_quantities,
     figure_modality,
     how_reported,
+    in_digits,
 )
 from .retrieval import Passage
 from .text import FUNCTION_WORDS
@@ -85,10 +87,11 @@ class AskedFor:
 
     type: str  # who, where, when, how_many, how_much, which_<person|place|organization|time|number|thing>
     focus: str | None = None  # stem of the noun after which/what/how many
+    phrase: str | None = None  # the words that name the asked thing ("favourite superhero protagonist")
 
 
 _WH = re.compile(
-    r"\bhow (?P<how>many|much)(?:\s+(?P<counted>[\w'-]+))?|\b(?P<when>when|what time|in what year)\b|\b(?P<where>where)\b"
+    r"\bhow (?P<how>many|much)(?:\s+(?P<counted>(?:[\w'-]+\s+){0,2}[\w'-]+))?|\b(?P<when>when|what time|in what year)\b|\b(?P<where>where)\b"
     r"|\b(?P<who>who|whom|whose)\b|\b(?:which|what)\s+(?P<noun>(?:[\w'-]+\s+){0,3}[\w'-]+)"
 )
 
@@ -96,27 +99,60 @@ _WH = re.compile(
 def answer_type(question: str) -> AskedFor:
     """What kind of thing the question asks for. The question's last sentence asks ("… this week. He
     plays for which team?"), and in it the last question word ("… the terrorist, who was associated
-    with which group?"); an earlier sentence is read when the last asks nothing."""
+    with which group?") that does not open a relative clause ("… born to parents who were not married",
+    when another asks); an earlier sentence is read when the last asks nothing."""
     sentences = [s.text.lower() for s in split_sentences(question)] or [question.lower()]
     for text in (sentences[-1], " ".join(sentences)):
         found = list(_WH.finditer(text))
+        asking = [m for m in found if not _opens_relative_clause(text, m)]
         if found:
-            return _asked_for(found[-1])
+            return _asked_for((asking or found)[-1])
     return AskedFor("which_thing")
+
+
+def _opens_relative_clause(text: str, found: re.Match) -> bool:
+    """ "who", "where" or "when" right after a noun or a comma ("parents who", "the city, where"), not after
+    a preposition or a verb form the question words list ("to whom", "is where")."""
+    if not (found["who"] or found["where"] or found["when"]):
+        return False
+    before = text[: found.start()].rstrip()
+    if before.endswith(","):
+        return True
+    words = before.split()
+    return bool(words) and words[-1] not in FUNCTION_WORDS
 
 
 def _asked_for(found: re.Match) -> AskedFor:
     if found["how"]:
-        return AskedFor(f"how_{found['how']}", _stem(found["counted"]) if found["counted"] else None)
+        phrase = _naming_words(found["counted"] or "")
+        return AskedFor(f"how_{found['how']}", _stem(phrase.split()[0]) if phrase else None, phrase or None)
     for name in ("when", "where", "who"):
         if found[name]:
             return AskedFor(name)
-    for word in found["noun"].split():
+    words = [_POSSESSIVE.sub("", w) for w in found["noun"].split()]
+    phrase = _naming_words(found["noun"]) or None
+    for word in words:
         for form in (word, re.sub(r"ies$", "y", word), re.sub(r"e?s$", "", word)):
             if form in _FOCUS_OF:
-                return AskedFor(f"which_{_FOCUS_OF[form]}", _stem(word))
-    words = [w for w in found["noun"].split() if w not in FUNCTION_WORDS]
-    return AskedFor("which_thing", _stem(words[0]) if words else None)
+                return AskedFor(f"which_{_FOCUS_OF[form]}", _stem(word), phrase)
+    words = [w for w in words if w not in FUNCTION_WORDS]
+    return AskedFor("which_thing", _stem(words[0]) if words else None, phrase)
+
+
+_POSSESSIVE = re.compile(r"['’]s$")
+
+
+def _naming_words(text: str) -> str:
+    """The words after "which", "what" or "how many" that name the asked thing: those before the first
+    function word, up to a possessive ("which state's voters" -> "state")."""
+    named = []
+    for word in text.split():
+        if word in FUNCTION_WORDS:
+            break
+        named.append(_POSSESSIVE.sub("", word))
+        if named[-1] != word:
+            break
+    return " ".join(named)
 
 
 def _stem(word: str) -> str:
@@ -126,10 +162,16 @@ def _stem(word: str) -> str:
 # --- candidates and their features -----------------------------------------------------------------
 
 
+# Initials, with or without a space after their dots ("J. K." / "J.K."), and "U.S." read as one word.
+_INITIAL = re.compile(r"\b([^\W\d_])\.\s?(?=[^\W\d_]\b)")
+
+
 def content_words(text: str) -> set[str]:
-    """Meaningful words cut to a 5-letter stem, so 'Russian' meets 'Russia' and 'imported' meets 'imports'."""
+    """Meaningful words cut to a 5-letter stem, so 'Russian' meets 'Russia' and 'imported' meets 'imports';
+    initials are one word, so 'J. K. Rowling' meets 'J.K. Rowling'."""
+    text = _INITIAL.sub(r"\1", re.sub(r"['’]s\b", "", text.lower()))
     # Letters of any script: a question in Russian must not reduce to its digits and match on "2023".
-    words = re.findall(r"[^\W_](?:[^\W_]|[.,-])*[^\W_]|[^\W_]", re.sub(r"['’]s\b", "", text.lower()))
+    words = re.findall(r"[^\W_](?:[^\W_]|[.,-])*[^\W_]|[^\W_]", text)
     return {w[:5] for w in words if w not in FUNCTION_WORDS}
 
 
@@ -161,6 +203,11 @@ class Candidate:
     def key(self) -> str:
         return " ".join(self.text.lower().split())
 
+    @property
+    def answer(self) -> str:
+        """The candidate as a short answer states it: a figure in digits ("9 years" for "nine years")."""
+        return in_digits(self.text) if self.kind in _FIGURE_KINDS else self.text
+
 
 def _stated_periods(sentence: str, passage: Passage) -> set[tuple[date, date]]:
     """The periods a sentence states, resolved against its article's date."""
@@ -190,13 +237,16 @@ def _figure_of(sentence: AnnotatedSentence, figures: list[Quantity], mention: Me
     return next((q for q in figures if q.start < end and offset < q.end), None)
 
 
-def find_candidates(question: str, passages: Sequence[Passage], embedder: Embedder) -> list[Candidate]:
-    """Every candidate span of the passages' sentences with its features (unscored), in passage order."""
+def find_candidates(
+    question: str, passages: Sequence[Passage], embedder: Embedder, as_of: date | None = None
+) -> list[Candidate]:
+    """Every candidate span of the passages' sentences with its features (unscored), in passage order. A
+    period the question states ("last year") is resolved against `as_of`, the day it is asked."""
     asked_for, asked = answer_type(question), asked_quantity(question)
     question_stems = content_words(question)
     fresh = iter(annotate([p.text for p in passages if p.sentences is None]))
     annotated = [p.sentences if p.sentences is not None else next(fresh) for p in passages]
-    asked_periods = {(p.start, p.end) for _, _, p in find_periods(question)}
+    asked_periods = {(p.start, p.end) for _, _, p in find_periods(question, as_of)}
     sentences, periods_of = [], []
     for n, found in enumerate(annotated, start=1):
         for s in found:
@@ -225,7 +275,10 @@ def find_candidates(question: str, passages: Sequence[Passage], embedder: Embedd
     # A passage that shares no word with the question (a year or another figure aside) is not about what
     # it asks: a question in another language or script finds nothing to answer with there.
     question_words = {q for q in question_stems if any(ch.isalpha() for ch in q)}
-    for (n, sentence), stems, cosine, states_period in zip(sentences, stems_of, cosines, periods_of):
+    candidate_sentences = []  # each candidate's sentence vector
+    for (n, sentence), stems, cosine, sentence_vector, states_period in zip(
+        sentences, stems_of, cosines, vectors[1:], periods_of
+    ):
         passage = passages[n - 1]
         if not question_words & passage_stems[n]:
             continue
@@ -265,6 +318,7 @@ def find_candidates(question: str, passages: Sequence[Passage], embedder: Embedd
                 "in_title": float(bool(title) and _holds(title, mention.text.lower())),
             }
             start = passage.start + sentence.start
+            candidate_sentences.append(sentence_vector)
             candidates.append(
                 Candidate(
                     mention.text,
@@ -277,8 +331,41 @@ def find_candidates(question: str, passages: Sequence[Passage], embedder: Embedd
                     group=passage.group,
                 )
             )
+    add_meaning_features(candidates, question, vectors[0], candidate_sentences, asked_for.phrase, embedder)
     add_relative_features(candidates)
     return candidates
+
+
+# The question with a candidate in place of its question word is approximated by a mix of their vectors, the
+# candidate's words counted twice (they replace the question word and carry the answer). Embedding each filled-in
+# question instead costs a model call per candidate and, re-ranking the best 20, ranked no better on train (2-fold
+# cross-validation: top answer right 0.29-0.31 against 0.31 with the mix).
+FILLED_CANDIDATE_WEIGHT = 2.0
+
+
+def add_meaning_features(
+    candidates: list[Candidate],
+    question: str,
+    question_vector: np.ndarray,
+    sentence_vectors: Sequence[np.ndarray],
+    phrase: str | None,
+    embedder: Embedder,
+) -> None:
+    """Features of meaning, from the embedder: how close each candidate is to the words that name the asked
+    thing ("mustard" to "which condiment", "monkeypox" to "what virus"; absent when the question names none),
+    and how close its sentence is to the question with the candidate filled in ("… to stock mustard")."""
+    if not candidates:
+        return
+    texts = list(dict.fromkeys(c.text for c in candidates))
+    vectors = embedder.embed(([phrase] if phrase else []) + texts)
+    of_text = dict(zip(texts, vectors[1:] if phrase else vectors))
+    question_words = len(question.split())
+    for c, sentence_vector in zip(candidates, sentence_vectors):
+        filled = question_words * question_vector + FILLED_CANDIDATE_WEIGHT * len(c.text.split()) * of_text[c.text]
+        c.features["filled_cosine"] = float(filled @ sentence_vector / (np.linalg.norm(filled) or 1.0))
+        c.features["filled_gain"] = c.features["filled_cosine"] - c.features["cosine"]
+        if phrase:
+            c.features["focus_similarity"] = float(of_text[c.text] @ vectors[0])
 
 
 def add_relative_features(candidates: list[Candidate]) -> None:
@@ -294,6 +381,8 @@ def add_relative_features(candidates: list[Candidate]) -> None:
         sentences.setdefault(c.key, set()).add((c.group, c.sentence))
         by_sentence.setdefault((c.n, c.start), []).append(c)
     closest = max((c.features["cosine"] for c in candidates), default=0.0)
+    most_like_focus = max((c.features.get("focus_similarity", 0.0) for c in candidates), default=0.0)
+    best_filled = max((c.features.get("filled_cosine", 0.0) for c in candidates), default=0.0)
     most_shared = max((c.features["sentence_overlap"] for c in candidates), default=0.0)
     for c in candidates:
         neighbours = [o.key for o in by_sentence[c.n, c.start] if o.key != c.key]
@@ -302,6 +391,8 @@ def add_relative_features(candidates: list[Candidate]) -> None:
             "repeats": math.log1p(len(sentences[c.key])),
             "cosine_gap": c.features["cosine"] - closest,
             "overlap_gap": c.features["sentence_overlap"] - most_shared,
+            "focus_gap": c.features.get("focus_similarity", 0.0) - most_like_focus,
+            "filled_gap": c.features.get("filled_cosine", 0.0) - best_filled,
             "inside_longer": float(any(_holds(o, c.key) for o in neighbours)),
             "holds_shorter": float(any(_holds(c.key, o) for o in neighbours)),
         }
@@ -550,12 +641,14 @@ def read(
     embedder: Embedder,
     generator: Generator | None = None,
     ranker: Ranker | None = None,
+    as_of: date | None = None,
 ) -> Reading:
-    """The short answer and the sentence that states it, or the reason the passages do not answer."""
+    """The short answer and the sentence that states it, or the reason the passages do not answer; `as_of`
+    is the day the question is asked."""
     ranker = ranker or learned_ranker()
     if not passages:
         return Reading("", [], reason="no passage was retrieved")
-    ranked = rank(find_candidates(question, passages, embedder), ranker)
+    ranked = rank(find_candidates(question, passages, embedder, as_of), ranker)
     if not ranked:
         return Reading("", [], reason="the passages state nothing of the kind the question asks for")
     if ranked[0].score < ranker.threshold:
@@ -567,7 +660,7 @@ def read(
     if used:
         ranked = model_choice(question, ranked, generator, ranker)
     best = ranked[0]
-    return Reading(best.text, [EvidenceSentence(best.n, best.sentence, best.start, best.end)], ranked, "", used)
+    return Reading(best.answer, [EvidenceSentence(best.n, best.sentence, best.start, best.end)], ranked, "", used)
 
 
 def answer_text(reading: Reading) -> str:

@@ -132,6 +132,20 @@ def test_the_model_is_shown_the_question_and_each_candidate_with_its_sentence(fa
     assert answer.mode == "model" and "500,000" in answer.short
 
 
+def test_a_figure_written_in_words_is_answered_in_digits_and_still_found_stated(tmp_path, fake_embedder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "verdict.txt").write_text(
+        "A court in Springfield sentenced the former mayor to nine years in prison on Thursday for fraud.\n\n"
+        "The mayor's lawyers said they would appeal the verdict.",
+        encoding="utf-8",
+    )
+    pipeline = Pipeline(corpus, tmp_path / "index", embedder=fake_embedder, generator=None)
+    answer = pipeline.ask("How many years in prison was the former mayor of Springfield sentenced to?")
+    assert answer.short == "9 years" and "nine years" in answer.citations[0].quote
+    assert not answer.guard.unsupported, "9 is what 'nine' says"
+
+
 def test_questions_are_cleaned_and_bounded(fake_pipeline):
     pipeline = fake_pipeline("")
     with pytest.raises(QuestionError, match="empty"):

@@ -17,6 +17,7 @@ from rag.reading import (
     Trees,
     answer_text,
     answer_type,
+    content_words,
     find_candidates,
     is_question_or_quiz,
     learned_ranker,
@@ -58,6 +59,7 @@ def passage(text: str, n: int = 1, group: str | None = None) -> Passage:
         ("Where did Nancy Pelosi travel?", "where", None),
         ("He was the most wanted terrorist, who was associated with which group?", "which_organization", "group"),
         ("Shops are struggling to stock which condiment?", "which_thing", "condi"),
+        ("What share of babies were born to parents who were not married?", "which_number", "share"),
     ],
 )
 def test_answer_type_reads_the_last_question_word(question, asked, focus):
@@ -78,6 +80,10 @@ def test_mentions_are_entities_noun_phrases_and_figures_without_leading_articles
     for sentence in sentences:
         for m in sentence.mentions:
             assert (KANSAS + " " + CAP)[m.start : m.end] == m.text
+    (percent,) = annotate(["Prices rose 8.5% in July, and agents searched Mar-a-Lago."])
+    found = {m.text for s in percent for m in s.mentions}
+    assert "8.5%" in found, "a percent sign stays"
+    assert "Mar-a-Lago" in found and "Mar" not in found, "a name is never cut inside a hyphenated word"
 
 
 def test_an_annotation_stored_as_a_record_reads_back_the_same():
@@ -116,6 +122,71 @@ def test_features_say_type_nearness_and_agreement_across_stories():
     )
     assert kansas.features["sources"] > constitution.features["sources"], "two stories name Kansas"
     assert kansas.features["rank"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "question, phrase",
+    [
+        (
+            "Warner Bros. has shelved a film starring which favourite superhero protagonist?",
+            "favourite superhero protagonist",
+        ),
+        ("Supermarkets are struggling to stock which condiment, sparking outrage?", "condiment"),
+        ("Which state's voters protected the right to abortion?", "state"),
+        ("Approximately how many baby swings and rockers were recalled?", "baby swings"),
+        ("How much did the deal cost?", None),
+        ("Who won the vote?", None),
+    ],
+)
+def test_the_words_that_name_the_asked_thing(question, phrase):
+    assert answer_type(question).phrase == phrase
+
+
+def test_a_candidate_close_in_meaning_to_the_asked_thing_says_so():
+    question = "Supermarkets in France are struggling to stock which condiment?"
+    text = "Shoppers in France cannot find Dijon condiment made from seeds, and Paris shops blame Canada."
+    found = {c.text: c for c in find_candidates(question, [passage(text)], FakeEmbedder())}
+    assert found["Dijon condiment"].features["focus_similarity"] > found["Paris"].features["focus_similarity"]
+    assert found["Dijon condiment"].features["focus_gap"] == 0.0 > found["Paris"].features["focus_gap"]
+
+
+def test_a_sentence_that_states_the_question_with_the_candidate_filled_in_says_so():
+    question = "Which city hosted the climate summit?"
+    text = "Geneva hosted the climate summit on Monday. Officials flew in from Paris and Rome."
+    found = {c.text: c for c in find_candidates(question, [passage(text)], FakeEmbedder())}
+    assert found["Geneva"].features["filled_gap"] == 0.0 > found["Paris"].features["filled_gap"]
+    assert found["Geneva"].features["filled_cosine"] > found["Geneva"].features["cosine"]
+
+
+def test_a_period_the_question_states_is_resolved_against_the_day_it_is_asked():
+    from dataclasses import replace
+    from datetime import date
+
+    text = "In 2021, 51.3% of babies in England and Wales were born to parents who were not married."
+    stated = [replace(passage(text), date="2022-08-10")]
+    question = "What percentage of babies in England were born to parents who were not married last year?"
+    asked_in_2022 = find_candidates(question, stated, FakeEmbedder(), as_of=date(2022, 8, 12))
+    assert "51.3%" in {c.text for c in asked_in_2022}
+    assert find_candidates(question, stated, FakeEmbedder(), as_of=date(2026, 12, 2)) == [], "2021 is not last year"
+
+
+def test_the_governing_word_is_found_through_prepositions_and_coordination():
+    (sentences,) = annotate(["Pelosi defended her visit to Taiwan. Texas and Kansas voters rejected the amendment."])
+    heads = {m.text: m.head for s in sentences for m in s.mentions}
+    assert heads["Taiwan"] == "visit", "not the preposition 'to'"
+    assert heads["Kansas"] == heads["Texas"] == "voter"
+
+
+def test_initials_are_one_word_with_or_without_spaces():
+    assert content_words("J. K. Rowling") == content_words("J.K. Rowling") == {"jk", "rowli"}
+    assert content_words("U.S. troops") == content_words("US troops")
+    assert content_words("vitamin D. The") == {"vitam", "d"}
+
+
+def test_a_short_answer_gives_a_figure_in_digits_and_names_as_written():
+    assert Candidate("nine years", "DATE", 1, "", 0, 0, {}).answer == "9 years"
+    assert Candidate("two million people", "FIGURE", 1, "", 0, 0, {}).answer == "2 million people"
+    assert Candidate("Five Guys", "ORG", 1, "", 0, 0, {}).answer == "Five Guys"
 
 
 def candidate(text: str, score_features: dict[str, float], n: int = 1) -> Candidate:
