@@ -208,16 +208,21 @@ def question_period(question: str, as_of: date) -> Period | None:
 
 _DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
 _YEAR = r"(?P<year>1[89]\d\d|20\d\d)"
+# A weekday written before a day ("Sunday, Jan. 7", "Thursday 5 May"): one date with it.
+_NAMED_WEEKDAY = rf"(?:(?P<named>{'|'.join(w.title() for w in WEEKDAYS)}),?\s+)?"
 # Most specific first: a span taken by one pattern is not read again by a later one.
 _DATE_PATTERNS = [
     re.compile(rf"\b{_YEAR}-(?P<mnum>[01]\d)-(?P<day>[0-3]\d)\b"),
-    re.compile(rf"\b(?P<month>{MONTH_ANY})\s+{_DAY}(?:,?\s+{_YEAR})?\b(?!,\d)"),
-    re.compile(rf"\b{_DAY}\s+(?P<month>{MONTH_ANY})(?:,?\s+{_YEAR})?\b"),
+    re.compile(rf"\b{_NAMED_WEEKDAY}(?P<month>{MONTH_ANY})\s+{_DAY}(?:,?\s+{_YEAR})?\b(?!,\d)"),
+    re.compile(rf"\b{_NAMED_WEEKDAY}{_DAY}\s+(?P<month>{MONTH_ANY})(?:,?\s+{_YEAR})?\b"),
     re.compile(rf"\b(?P<month>{MONTH_ANY}),?\s+{_YEAR}\b"),
     # A month alone, but not "May", which is far more often the verb.
     re.compile(rf"\b(?P<month>{'|'.join(m for m in MONTH_NAMES if m != 'May')})\b"),
     re.compile(rf"\b(?P<weekday>{'|'.join(w.title() for w in WEEKDAYS)})\b"),
 ]
+# Days after an article's publication within which a day written without its year is taken for one
+# of the coming days (a week: the span news names by weekday), not of the year before.
+DAYS_AHEAD = 6
 _REL_YEAR_YEAR = re.compile(r"\b(?P<which>last|this|next|(?:the\s+)?previous|(?:the\s+)?following)\s+year\b", re.I)
 _YEAR_OFFSETS = {"last": -1, "previous": -1, "this": 0, "next": 1, "following": 1}
 
@@ -272,11 +277,25 @@ def _written_date(match: re.Match, published: date | None) -> WrittenDate | None
     year = int(groups["year"]) if groups.get("year") else 0
     if day and not valid_date(year or 2000, month, day):  # 2000: a leap year, so 29 February passes
         return None
-    if published and day and not year:  # the latest such day on or before publication
-        year = published.year - (
-            valid_date(published.year, month, day) and date(published.year, month, day) > published
-        )
+    if published and day and not year:
+        year = _year_of_day(month, day, published, groups.get("named"))
     return WrittenDate(match.start(), match.end(), year, month, day)
+
+
+def _year_of_day(month: int, day: int, published: date, weekday: str | None) -> int:
+    """The year of a day written without one: that of the nearest such day falling on the weekday
+    written with it ("Sunday, Jan. 7" in an article of January 3, 2024 is ahead, in 2024); else that
+    of such a day in the `DAYS_AHEAD` after publication (the news of the coming days: "when the
+    groundhog emerges on Feb. 2" in an article of January 31); else the latest such day on or before
+    publication (news reports past events so)."""
+    years = [year for year in (published.year - 1, published.year, published.year + 1) if valid_date(year, month, day)]
+    if weekday:
+        named = WEEKDAYS.index(weekday.lower()) + 1
+        if fitting := [year for year in years if date(year, month, day).isoweekday() == named]:
+            return min(fitting, key=lambda year: abs((date(year, month, day) - published).days))
+    if ahead := [year for year in years if 0 < (date(year, month, day) - published).days <= DAYS_AHEAD]:
+        return ahead[0]
+    return published.year - (valid_date(published.year, month, day) and date(published.year, month, day) > published)
 
 
 def valid_date(year: int, month: int, day: int) -> bool:
