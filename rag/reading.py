@@ -241,12 +241,15 @@ def find_candidates(
     question: str, passages: Sequence[Passage], embedder: Embedder, as_of: date | None = None
 ) -> list[Candidate]:
     """Every candidate span of the passages' sentences with its features (unscored), in passage order. A
-    period the question states ("last year") is resolved against `as_of`, the day it is asked."""
+    period the question states ("last year", "since July") is resolved against the day it is asked (`as_of`),
+    or the newest passage's day when that is earlier: the news it can be answered from is as of then."""
     asked_for, asked = answer_type(question), asked_quantity(question)
     question_stems = content_words(question)
     fresh = iter(annotate([p.text for p in passages if p.sentences is None]))
     annotated = [p.sentences if p.sentences is not None else next(fresh) for p in passages]
-    asked_periods = {(p.start, p.end) for _, _, p in find_periods(question, as_of)}
+    newest = max((date.fromisoformat(p.date) for p in passages if p.date), default=None)
+    now = min(as_of, newest) if as_of and newest else as_of or newest
+    asked_periods = {(p.start, p.end) for _, _, p in find_periods(question, now)}
     sentences, periods_of = [], []
     for n, found in enumerate(annotated, start=1):
         for s in found:
@@ -262,6 +265,8 @@ def find_candidates(
     if not sentences:
         return []
     stems_of = [{w.lower[:5] for w in s.words} for _, s in sentences]
+    lemma_of = {w.lower: w.lemma for _, s in sentences for w in s.words}
+    question_lemmas = frozenset(lemma_of[w] for w in re.findall(r"[^\W\d_]+", question.lower()) if w in lemma_of)
     idf = {q: math.log((len(sentences) + 1) / (sum(q in stems for stems in stems_of) + 0.5)) for q in question_stems}
     total_weight = sum(idf.values()) or 1.0
     passage_stems = {n: set().union(*(st for (m, _), st in zip(sentences, stems_of) if m == n)) for n, _ in sentences}
@@ -299,7 +304,9 @@ def find_candidates(
         title = (passage.title or "").lower()
         figures = extract_quantities(sentence.text)
         for mention in sentence.mentions:
-            features = mention_features(mention, asked_for.type, asked_for.focus, asked, question_stems)
+            features = mention_features(
+                mention, asked_for.type, asked_for.focus, asked, question_stems, question_lemmas
+            )
             if features is None:
                 continue
             figure = _figure_of(sentence, figures, mention)
@@ -408,9 +415,11 @@ def mention_features(
     focus: str | None,
     asked: Asked | None,
     question_stems: set[str],
+    question_lemmas: frozenset[str] = frozenset(),
 ) -> dict[str, float] | None:
     """The features of one mention that do not depend on the rest of the passages; None when it cannot
-    be the answer: the question states it, or the question asks for a figure of a kind it does not hold."""
+    be the answer: the question states it, or the question asks for a figure of a kind it does not hold.
+    `question_lemmas` are the question's words as the annotated passages lemmatise them."""
     stems = content_words(mention.text)
     if not stems or stems <= question_stems:
         return None
@@ -423,9 +432,12 @@ def mention_features(
     # may be worded otherwise in the article ("cases" / "infections"), which the features weigh.
     if asked_type in _QUANTITY_TYPES and asked is not None and not any(Asked(asked.kind).accepts(q) for q in figures):
         return None
-    # The word it depends on, in the question too ("rejected" for "Kansas voters rejected"): lemma and question
-    # word meet at their stems, as every other word match here does.
-    head_in_question = mention.head not in _LIGHT_HEADS and _stem(mention.head) in question_stems
+    # The word that governs it, in the question too ("rejected" for "Kansas voters rejected"): the lemma meets a
+    # question word at their stems, as every other word match here does, or as the passages lemmatise that word
+    # ("ship" for "shipped", whose stems differ).
+    head_in_question = mention.head not in _LIGHT_HEADS and (
+        _stem(mention.head) in question_stems or mention.head in question_lemmas
+    )
     return {
         f"type={asked_type}|{mention.kind}": 1.0,
         "names_focus": float(focus is not None and focus in stems),
