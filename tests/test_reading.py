@@ -181,6 +181,22 @@ def test_the_governing_word_is_found_through_prepositions_and_coordination():
     assert heads["Kansas"] == heads["Texas"] == "voter"
 
 
+def test_a_passage_says_how_recent_its_article_is_on_the_day_asked():
+    from dataclasses import replace
+    from datetime import date
+
+    question = "Which city hosted the climate summit?"
+    newest = replace(passage("Geneva hosted the climate summit on Monday.", 1), date="2024-03-01")
+    week_before = replace(passage("Vienna hosted the climate summit talks.", 2), date="2024-02-23")
+    years_before = replace(passage("Paris hosted the climate summit that year.", 3), date="2015-12-12")
+    passages = [newest, week_before, years_before]
+    # Asked a week after the newest article: recency counts from that article's day.
+    found = {c.text: c for c in find_candidates(question, passages, FakeEmbedder(), date(2024, 3, 8))}
+    assert (found["Geneva"].features["recency"], found["Geneva"].features["newest"]) == (1.0, 1.0)
+    assert (found["Vienna"].features["recency"], found["Vienna"].features["newest"]) == (0.5, 0.0)
+    assert found["Paris"].features["recency"] < 0.01
+
+
 def test_a_governing_word_meets_the_question_word_the_passages_lemmatise_to_it():
     question = "How many containers of munitions has the country shipped since July?"
     text = "The country has shipped around 7,000 containers since July, officials said."
