@@ -45,6 +45,8 @@ from .quantities import (
     Modality,
     Quantity,
     asked_quantity,
+    date_parts,
+    date_value,
     extract_quantities,
     figure_modality,
     how_reported,
@@ -261,8 +263,7 @@ class _Mention:
             return False
         if q.kind == "year":
             return int(q.value) == published.year
-        number = int(q.value)
-        year, month, day = number // 10000, number // 100 % 100, number % 100
+        year, month, day = date_parts(q.value)
         if not (year and month and day):
             return year == published.year and month == published.month
         if not valid_date(year, month, day):
@@ -303,8 +304,7 @@ def _weekday_named(text: str) -> bool:
 
 def _day_of(q: Quantity) -> date | None:
     """The calendar day of a date figure that gives year, month and day."""
-    number = int(q.value)
-    year, month, day = number // 10000, number // 100 % 100, number % 100
+    year, month, day = date_parts(q.value)
     return date(year, month, day) if year and valid_date(year, month, day) else None
 
 
@@ -313,7 +313,7 @@ def _shifted(q: Quantity, days: int) -> Quantity:
     if day is None:
         return q
     later = day + timedelta(days=days)
-    return replace(q, value=float(later.year * 10000 + later.month * 100 + later.day))
+    return replace(q, value=date_value(later.year, later.month, later.day))
 
 
 def _scheduled(q: Quantity, published: date | None) -> Quantity:
@@ -328,7 +328,7 @@ def _scheduled(q: Quantity, published: date | None) -> Quantity:
         return _shifted(q, 7) if q.text.strip().lower() in WEEKDAYS else q
     if _weekday_named(q.text) or not valid_date(day.year + 1, day.month, day.day):
         return q
-    return replace(q, value=float((day.year + 1) * 10000 + day.month * 100 + day.day))
+    return replace(q, value=date_value(day.year + 1, day.month, day.day))
 
 
 def _agree(a: _Mention, b: _Mention) -> bool:
@@ -337,7 +337,7 @@ def _agree(a: _Mention, b: _Mention) -> bool:
     day are compared, as far as both give them ("January 6" in August 2022 and "January 6, 2021"
     agree, and "March 21" and "March 2020")."""
     if any(m.year_inferred and not m.current for m in (a, b)) and a.quantity.unit == b.quantity.unit == "date":
-        parts = [(int(m.quantity.value) // 100 % 100, int(m.quantity.value) % 100) for m in (a, b)]
+        parts = [date_parts(m.quantity.value)[1:] for m in (a, b)]
         return all(x == y for x, y in zip(*parts) if x and y)
     if a.quantity.unit == b.quantity.unit == "date":  # a weekday written alone may be of two weeks
         return any(same_value(x, y) for x in a.days for y in b.days)
@@ -430,7 +430,7 @@ def _modality(q: Quantity, before: str, after: str, published: date | None) -> t
     if published is None:
         return q, modality
     day = _day_of(q) if q.kind == "date" else None
-    year = int(q.value) if q.kind == "year" else int(q.value) // 10000
+    year = int(q.value) if q.kind == "year" else date_parts(q.value)[0]
     if (day is not None and day > published) or (day is None and year > published.year):
         return q, "forecast"
     return q, "actual" if 0 < year < published.year else modality

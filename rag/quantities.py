@@ -202,7 +202,7 @@ def _dates(text: str, published: date | None) -> list[Quantity]:
         if written.weekday:
             value, unit, kind = written.weekday, "weekday", "date"
         elif written.month:
-            value, unit, kind = _date_value(written.year, written.month, written.day), "date", "date"
+            value, unit, kind = date_value(written.year, written.month, written.day), "date", "date"
         else:
             value, unit, kind = written.year, "", "year"
         found.append(
@@ -221,8 +221,15 @@ def _dates(text: str, published: date | None) -> list[Quantity]:
     return found
 
 
-def _date_value(year: int, month: int, day: int) -> float:
+def date_value(year: int, month: int, day: int) -> float:
+    """A date figure's value: YYYYMMDD, 0 for the parts the text leaves out ("March 2020" is 20200300)."""
     return float(year * 10000 + month * 100 + day)
+
+
+def date_parts(value: float) -> tuple[int, int, int]:
+    """(year, month, day) of a date figure's value (`date_value`), 0 where the text does not say."""
+    number = int(value)
+    return number // 10000, number // 100 % 100, number % 100
 
 
 def _plain(match: re.Match, value: float, unit: str, kind: Kind) -> Quantity:
@@ -401,8 +408,7 @@ def _time_parts(quantity: Quantity) -> tuple[int, int, int, int]:
         return int(quantity.value), 0, 0, 0
     if quantity.unit == "weekday":
         return 0, 0, 0, int(quantity.value)
-    number = int(quantity.value)
-    year, month, day = number // 10000, number // 100 % 100, number % 100
+    year, month, day = date_parts(quantity.value)
     weekday = date(year, month, day).isoweekday() if year and month and day and valid_date(year, month, day) else 0
     return year, month, day, weekday
 
