@@ -187,9 +187,7 @@ def in_digits(text: str) -> str:
     for match in _WORD_NUMBER.finditer(text):
         scale = _LARGE_SCALE.search(match.group())
         number = match.group()[: scale.start()] if scale else match.group()
-        try:
-            value = text2num(number.lower().replace("-", " "), "en")
-        except ValueError:
+        if (value := _words_value(number)) is None:
             continue
         out += [text[at : match.start()], f"{value:,}" + (f" {scale.group(1)}" if scale else "")]
         at = match.end()
@@ -285,14 +283,21 @@ def _looks_like_year(text: str, match: re.Match) -> bool:
 
 def _from_words(text: str, match: re.Match) -> Quantity | None:
     words = re.sub(r"^a\b", "one", match.group().lower().replace("-", " "))
-    try:
-        value = float(text2num(words, "en"))
-    except ValueError:
+    if (number := _words_value(words)) is None:
         return None
+    value = float(number)
     quantity = _measure(text, match.start(), match.end(), value, _place_value(value), single=value == 1)
     scaled = any(word in _WORD_SCALES.split("|") for word in words.split())
     # A number word counts something or has a scale; "one of the first cases", "the two" do not.
     return quantity if quantity.unit or scaled else None
+
+
+def _words_value(words: str) -> int | None:
+    """The number written in words ("twenty-five" -> 25, "two million" -> 2,000,000); None if it is none."""
+    try:
+        return text2num(words.lower().replace("-", " "), "en")
+    except ValueError:
+        return None
 
 
 def _place_value(value: float) -> float:
