@@ -209,9 +209,8 @@ class Candidate:
         return in_digits(self.text) if self.kind in _FIGURE_KINDS else self.text
 
 
-def _stated_periods(sentence: str, passage: Passage) -> set[tuple[date, date]]:
+def _stated_periods(sentence: str, published: date | None) -> set[tuple[date, date]]:
     """The periods a sentence states, resolved against its article's date."""
-    published = date.fromisoformat(passage.date) if passage.date else None
     return {(p.start, p.end) for _, _, p in find_periods(sentence, published)}
 
 
@@ -247,7 +246,8 @@ def find_candidates(
     question_stems = content_words(question)
     fresh = iter(annotate([p.text for p in passages if p.sentences is None]))
     annotated = [p.sentences if p.sentences is not None else next(fresh) for p in passages]
-    newest = max((date.fromisoformat(p.date) for p in passages if p.date), default=None)
+    published = [date.fromisoformat(p.date) if p.date else None for p in passages]
+    newest = max((day for day in published if day), default=None)
     now = min(as_of, newest) if as_of and newest else as_of or newest
     asked_periods = {(p.start, p.end) for _, _, p in find_periods(question, now)}
     sentences, periods_of = [], []
@@ -255,7 +255,7 @@ def find_candidates(
         for s in found:
             if s.imperative or is_question_or_quiz(s.text):
                 continue
-            stated = _stated_periods(s.text, passages[n - 1]) if asked_periods else set()
+            stated = _stated_periods(s.text, published[n - 1]) if asked_periods else set()
             # A sentence stating only other periods than the asked one does not answer ("revenue in Q1" in
             # an article of 2023 does not answer a question about Q1 2021).
             if stated and not _overlaps(stated, asked_periods):
@@ -300,7 +300,7 @@ def find_candidates(
             "rank": 1.0 / n,
             "states_asked_period": states_period,
             "article_lead": float(passage.start + sentence.start < LEAD_CHARS),
-        } | _recency(passage, now, newest)
+        } | _recency(published[n - 1], now, newest)
         title = (passage.title or "").lower()
         figures = extract_quantities(sentence.text)
         for mention in sentence.mentions:
@@ -350,12 +350,11 @@ def find_candidates(
 FILLED_CANDIDATE_WEIGHT = 2.0
 
 
-def _recency(passage: Passage, now: date | None, newest: date | None) -> dict[str, float]:
+def _recency(published: date | None, now: date | None, newest: date | None) -> dict[str, float]:
     """How recent a passage's article is: 1 on the day the question is asked (or of the newest passage, when
     that is earlier), 0.5 a week before, and whether it is the newest of the passages; nothing when undated."""
-    if not passage.date or now is None:
+    if published is None or now is None:
         return {}
-    published = date.fromisoformat(passage.date)
     return {"recency": 1 / (1 + max(0, (now - published).days) / 7), "newest": float(published == newest)}
 
 
