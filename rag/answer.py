@@ -149,10 +149,7 @@ class Pipeline:
         self.index_dir = Path(index_dir)
         self.embedder = embedder or shared_embedder(index_dir)
         self.generator = generator if generator is not None else resolve_generator(model)
-        if (
-            isinstance(self.generator, LlamaCppGenerator)
-            and learned_ranker().for_model(self.generator.name).model_weight
-        ):
+        if isinstance(self.generator, LlamaCppGenerator) and learned_ranker().heeds(self.generator):
             self.generator.load_soon()  # it votes on nearly every answer: it loads while the index is read
         self.rebuild = rebuild
         self._index: Index | None = None

@@ -524,6 +524,10 @@ class Ranker:
         """This ranker with the vote weight learned for the named model (`model_weight` if none was)."""
         return replace(self, model_weight=self.model_weights.get(name, self.model_weight))
 
+    def heeds(self, generator: Generator | None) -> bool:
+        """Whether a loaded model's vote weighs anything in this ranker's order."""
+        return generator is not None and self.for_model(generator.name).model_weight > 0
+
     def scores(self, rows: Sequence[dict[str, float]]) -> list[float]:
         """Each row's probability of being the answer."""
         z = np.array(
@@ -674,11 +678,9 @@ def read(
     if ranked[0].score < ranker.threshold:
         # The reason names no candidate: a refusal that states a figure still suggests one.
         return Reading("", [], ranked, "no passage states the answer clearly enough")
-    if generator is not None:
-        ranker = ranker.for_model(generator.name)
-    used = generator is not None and ranker.model_weight > 0
+    used = ranker.heeds(generator)
     if used:
-        ranked = model_choice(question, ranked, generator, ranker)
+        ranked = model_choice(question, ranked, generator, ranker.for_model(generator.name))
     best = ranked[0]
     return Reading(best.answer, [EvidenceSentence(best.n, best.sentence, best.start, best.end)], ranked, "", used)
 
