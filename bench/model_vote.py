@@ -40,7 +40,7 @@ def votes(records: list[dict], candidates: dict, generator, cache: Path) -> dict
             (
                 log_odds(c.score),
                 vote(record["question"], c, generator),
-                any(contains(c.text, a) for a in record["accept"]),
+                any(contains(c.answer, a) for a in record["accept"]),
             )
             for c in put_to_model(rank(kept, ranker), ranker)
         ]
