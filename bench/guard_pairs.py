@@ -18,7 +18,7 @@ decides it: every figure of the two passages is compared, two figures are one qu
 unit, rate and modality agree and each is the other's best match by the learned model, scoring at
 least its threshold (`rag.guard._groups`), at one time by `rag.guard.same_time`. The model is a
 logistic regression (scikit-learn) over `rag.guard.pair_features`, learned on the train pairs; the
-figures the guard never compares (a dateline, the day a source spoke) count as not aligned.
+figures the guard never compares (a dateline, the day an unnamed source spoke) count as not aligned.
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ class Pair:
 
 def figure_at(mentions: list[guard._Mention], passages: list[Passage], name: str, start: int, end: int) -> int | None:
     """The figure at these offsets; None when the guard leaves it out (`rag.guard._how_reported`:
-    a dateline, the day a source spoke)."""
+    a dateline, the day an unnamed source spoke)."""
     for i, m in enumerate(mentions):
         if m.passage.source == name and m.quantity.figure[0] + m.passage.start < end:
             if start < m.quantity.figure[1] + m.passage.start:

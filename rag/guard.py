@@ -51,6 +51,7 @@ from .quantities import (
     figure_modality,
     how_reported,
     same_value,
+    spoken_at,
     supports,
 )
 from .retrieval import UNNAMED_SOURCE, Passage
@@ -241,6 +242,8 @@ class _Mention:
     sentence_others: frozenset[tuple[str, str, float]] = frozenset()
     # A date that is the horizon of a record ("the biggest jump since July 1981"), not when an event was.
     horizon: bool = False
+    # Who spoke, when the date is the day a named source spoke ("Chaim Bloom said Tuesday": "bloom").
+    speaker: str | None = None
 
     @property
     def row(self) -> GuardRow:
@@ -354,10 +357,25 @@ def _mentions(passages: Sequence[Passage]) -> list[_Mention]:
         periods = find_periods(passage.text, published)
         for sentence in split_sentences(passage.text):
             for q in (q for q in quantities if sentence.start <= q.start < sentence.end):
-                if (passage.source, passage.start + q.start) not in seen and not how_reported(passage.text, q):
+                if (passage.source, passage.start + q.start) in seen:
+                    continue
+                speaker = _speaker(passage.text, q)
+                if speaker or not how_reported(passage.text, q):
                     seen.add((passage.source, passage.start + q.start))
-                    found.append(_mention(q, n, passage, sentence, periods, published, quantities))
+                    found.append(_mention(q, n, passage, sentence, periods, published, quantities, speaker))
     return found
+
+
+def _speaker(text: str, q: Quantity) -> str | None:
+    """The name of who spoke when a date is the day a source spoke: the name just before the verb
+    ("Red Sox Chief Baseball Officer Chaim Bloom said Tuesday": "bloom"); None for any other date,
+    and when no name stands there ("officials said Tuesday", "she told NBC on Wednesday"), as the
+    statement is then not known to be one."""
+    verb = spoken_at(text, q)
+    if verb is None:
+        return None
+    before = [word for position, word in _named(text) if _LAST_WORD.fullmatch(text, position, verb)]
+    return before[-1] if before else None
 
 
 def _published(passage: Passage) -> date | None:
@@ -375,6 +393,7 @@ def _mention(
     periods: list[tuple[int, int, Period]],
     published: date | None,
     quantities: Sequence[Quantity],
+    speaker: str | None = None,
 ) -> _Mention:
     text = passage.text
     start, end = _clause(text, sentence, q.start)
@@ -408,6 +427,7 @@ def _mention(
         _values(others),
         _values(o for o in others if sentence.start <= o.start < sentence.end),
         q.kind in _TIMES and bool(_RECORD_SINCE.search(before)),
+        speaker,
     )
 
 
@@ -487,6 +507,8 @@ def _comparable(a: _Mention, b: _Mention) -> bool:
     qa, qb = a.quantity, b.quantity
     if a.passage.source == b.passage.source or qa.kind != qb.kind or qa.unit != qb.unit or a.horizon != b.horizon:
         return False
+    if a.speaker != b.speaker:  # the day a source spoke dates that speaker's statement, no event
+        return False
     if qa.kind in _TIMES:
         # A date of its article's own days and one of an article of another day most often belong to
         # two events: such dates are one event's only where they agree.
@@ -536,6 +558,7 @@ def same_time(a: _Mention, b: _Mention) -> bool:
 _NAME = re.compile(r"(?<![\w.’'-])(?:[A-Z][a-z]*\.){2,}|(?<![\w’'-])[A-Z][\w&-]*(?:[’'][A-Za-z]+)?")
 _SENTENCE_START = re.compile(r"(?:^|(?<!\b[A-Z])[.!?:]['\"”’)]*\s+|[\"“(]\s*)$")
 _POSSESSIVE = re.compile(r"[’']s?$")
+_LAST_WORD = re.compile(r"\S+\s+")
 _NOT_NAMES = FUNCTION_WORDS | set(MONTHS) | set(WEEKDAYS) | {"mr", "mrs", "ms", "dr", "st", "u", "s"}
 
 
