@@ -61,6 +61,7 @@ FEATURES = (
     "log days apart",
     "other figures shared by the passages",
     "other figures shared by the sentences",
+    "months and weekdays shared by the dates",
 )
 THRESHOLDS = [round(0.05 * step, 2) for step in range(1, 20)]
 # The weight of a pairing derived from a labelled one (`examples`), chosen by five-fold

@@ -11,7 +11,7 @@ for one quantity when kind, unit, rate and modality agree and each is the other'
 enough by a model learned on labelled pairs (`pair_features`: the cosine of their clauses with the
 figure masked, the names their sentences, passages and subjects share, the words next to them, their
 titles, how far apart the articles were published, the other figures their passages and sentences
-share); a figure of what the question asks for is also matched with another document's that answers
+share, the month or weekday two dates both name); a figure of what the question asks for is also matched with another document's that answers
 the question as well. One quantity with different values in the same period is a conflict; in
 different periods it is a timeline (status "changed").
 Dates are compared across outlets too, resolved to the calendar at the precision the text gives:
@@ -244,6 +244,8 @@ class _Mention:
     horizon: bool = False
     # Who spoke, when the date is the day a named source spoke ("Chaim Bloom said Tuesday": "bloom").
     speaker: str | None = None
+    # The months and weekdays a date names in words ("Sunday, Jan. 7": January and Sunday).
+    calendar: frozenset[int | str] = frozenset()
 
     @property
     def row(self) -> GuardRow:
@@ -428,7 +430,16 @@ def _mention(
         _values(o for o in others if sentence.start <= o.start < sentence.end),
         q.kind in _TIMES and bool(_RECORD_SINCE.search(before)),
         speaker,
+        _calendar(q),
     )
+
+
+def _calendar(q: Quantity) -> frozenset[int | str]:
+    """The months (as numbers: "Jan." and "January" are one) and weekdays a date names in words."""
+    if q.kind != "date":
+        return frozenset()
+    found = words(q.text)
+    return frozenset([MONTHS[w] for w in found if w in MONTHS] + [w for w in found if w in WEEKDAYS])
 
 
 def _values(quantities: Iterable[Quantity]) -> frozenset[tuple[str, str, float]]:
@@ -614,7 +625,11 @@ def pair_features(a: _Mention, b: _Mention, cosine: float) -> list[float]:
     sentences, of their passages and of their subjects agree; the words next to the figures they
     share; the words of their articles' titles they share; how many days apart the articles were
     published; the share of the other figures of their passages and of their sentences they have in
-    common (one event's reports give some of its other figures alike)."""
+    common (one event's reports give some of its other figures alike); the share of the months and
+    weekdays two dates name in words that they have in common ("the January 6 attack" and "the January
+    6, 2021, insurrection"; 0 when either names none, or when they differ, as for amounts: evidence
+    for, never against, so that two outlets' dates of one event in different months are left to the
+    other features)."""
     published = [_published(m.passage) for m in (a, b)]
     days = abs((published[0] - published[1]).days) if None not in published else 0
     return [
@@ -627,6 +642,7 @@ def pair_features(a: _Mention, b: _Mention, cosine: float) -> list[float]:
         math.log1p(days),
         _shared(a.others, b.others),
         _shared(a.sentence_others, b.sentence_others),
+        _shared(a.calendar, b.calendar),
     ]
 
 

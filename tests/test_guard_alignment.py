@@ -160,3 +160,15 @@ def test_other_figures_two_reports_share_count_for_one_event_and_never_against()
     assert pair_features(a, c, 0.8)[passages] == 0.0  # other figures, yet no evidence against
     assert pair_features(a, d, 0.8)[passages] == 0.0  # none at all
     assert pair_features(a, b, 0.8)[sentences] == 0.0  # the first sentence states no other figure
+
+
+def test_dates_naming_one_month_share_it_and_amounts_or_other_months_share_nothing():
+    feature = guard_feature("months and weekdays shared by the dates")
+    attack = mention("Cheney is vice chair of the committee investigating the January 6 attack.", "January 6")
+    insurrection = mention("Since the Jan. 6, 2021, insurrection, Cheney has become a critic.", "Jan. 6, 2021")
+    march = mention("The committee first met on March 6, 2021, in Washington.", "March 6, 2021")
+    other = replace(insurrection, passage=passage("b.txt", insurrection.passage.text, outlet="USA Today"))
+    assert attack.calendar == insurrection.calendar == {1}
+    assert pair_features(attack, other, 0.5)[feature] == 1.0
+    assert pair_features(attack, march, 0.5)[feature] == 0.0
+    assert mention("The state has 5,000 cases in January.", "5,000").calendar == frozenset()
