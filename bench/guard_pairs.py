@@ -10,6 +10,7 @@ corpora (kept outside the repository: their text is never committed) and the see
     python -m bench guard-pairs            # the same as one benchmark part
     python -m bench.guard_pairs learn      # relearn the model on the train pairs, write rag/guard_alignment.json
     python -m bench.guard_pairs propose ~/.cache/rtqa-train OUT.jsonl   # candidate pairs to label
+    python -m bench.guard_pairs cv         # five-fold cross-validation of `learn` on the train pairs
 
 Each figure is read as the guard reads it: the paragraph around it as a passage, dated by its
 article, with the paragraphs before it that fit in a chunk, and the pair is decided as `review`
@@ -17,7 +18,7 @@ decides it: every figure of the two passages is compared, two figures are one qu
 unit, rate and modality agree and each is the other's best match by the learned model, scoring at
 least its threshold (`rag.guard._groups`), at one time by `rag.guard.same_time`. The model is a
 logistic regression (scikit-learn) over `rag.guard.pair_features`, learned on the train pairs; the
-figures the guard never compares (a dateline, the day a source spoke) count as not aligned.
+figures the guard never compares (a dateline, the day an unnamed source spoke) count as not aligned.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ FEATURES = (
     "log days apart",
     "other figures shared by the passages",
     "other figures shared by the sentences",
+    "months and weekdays shared by the dates",
 )
 THRESHOLDS = [round(0.05 * step, 2) for step in range(1, 20)]
 # The weight of a pairing derived from a labelled one (`examples`), chosen by five-fold
@@ -133,7 +135,7 @@ class Pair:
 
 def figure_at(mentions: list[guard._Mention], passages: list[Passage], name: str, start: int, end: int) -> int | None:
     """The figure at these offsets; None when the guard leaves it out (`rag.guard._how_reported`:
-    a dateline, the day a source spoke)."""
+    a dateline, the day an unnamed source spoke)."""
     for i, m in enumerate(mentions):
         if m.passage.source == name and m.quantity.figure[0] + m.passage.start < end:
             if start < m.quantity.figure[1] + m.passage.start:
@@ -364,6 +366,49 @@ def run(retrain: bool = False) -> list[Figure]:
     return figures
 
 
+def folds(pairs: list[Pair], k: int = 5, seed: int = 0) -> list[int]:
+    """Each pair's fold: pairs that share an article are in one fold (a question's articles give
+    many pairs), the groups dealt to the folds in a shuffled order."""
+    from rag.text import UnionFind
+
+    names = [(pair.label["a"][0], pair.label["b"][0]) for pair in pairs]
+    linked = UnionFind({name for pair in names for name in pair})
+    for a, b in names:
+        linked.join(a, b)
+    groups = sorted({linked.root(a) for a, _ in names})
+    random.Random(seed).shuffle(groups)
+    fold = {group: n % k for n, group in enumerate(groups)}
+    return [fold[linked.root(a)] for a, _ in names]
+
+
+def cross_validate(pairs: list[Pair], seeds: list[Pair], k: int = 5) -> dict[str, tuple[float, float, int, int]]:
+    """Same-quantity precision and recall pooled over `k` folds of the train pairs, each fold decided
+    by the models `learn` makes from the other folds (thresholds and days learned there): all pairs,
+    amounts, dates and years, with the true and predicted positives."""
+    assigned = folds(pairs, k)
+    counts = {key: [0, 0, 0] for key in ("all", "amounts", "dates and years", "never compared")}  # hits, guessed, true
+    for fold in range(k):
+        model, days = learn([p for p, f in zip(pairs, assigned) if f != fold], seeds)
+        for pair, f in zip(pairs, assigned):
+            if f != fold:
+                continue
+            guessed = predict(pair, model, days)["same_quantity"]
+            true = pair.label["same_quantity"]
+            known = pair.a if pair.a is not None else pair.b
+            if known is None:
+                kind = "never compared"
+            else:
+                kind = "dates and years" if pair.mentions[known].quantity.kind in guard._TIMES else "amounts"
+            for key in ("all", kind):
+                counts[key][0] += guessed and true
+                counts[key][1] += guessed
+                counts[key][2] += true
+    return {
+        key: (hits / guessed if guessed else 1.0, hits / true if true else 1.0, true, guessed)
+        for key, (hits, guessed, true) in counts.items()
+    }
+
+
 # --- proposing candidates to label --------------------------------------------------------------
 
 
@@ -433,6 +478,16 @@ def propose(root: Path, out: Path, per_subject: int = 3, seed: int = 0) -> None:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["cv"]:
+        from rag.answer import shared_embedder
+
+        embedder = shared_embedder()
+        result = cross_validate(load("train", embedder), load("seeds", embedder))
+        for key, (precision, recall, true, guessed) in result.items():
+            print(
+                f"train 5-fold CV, {key}: precision {precision:.3f} / recall {recall:.3f} ({true} true, {guessed} guessed)"
+            )
+        return
     if sys.argv[1:2] == ["propose"]:
         propose(Path(sys.argv[2]).expanduser(), Path(sys.argv[3]))
         return

@@ -11,7 +11,7 @@ for one quantity when kind, unit, rate and modality agree and each is the other'
 enough by a model learned on labelled pairs (`pair_features`: the cosine of their clauses with the
 figure masked, the names their sentences, passages and subjects share, the words next to them, their
 titles, how far apart the articles were published, the other figures their passages and sentences
-share); a figure of what the question asks for is also matched with another document's that answers
+share, the month or weekday two dates both name); a figure of what the question asks for is also matched with another document's that answers
 the question as well. One quantity with different values in the same period is a conflict; in
 different periods it is a timeline (status "changed").
 Dates are compared across outlets too, resolved to the calendar at the precision the text gives:
@@ -51,6 +51,7 @@ from .quantities import (
     figure_modality,
     how_reported,
     same_value,
+    spoken_at,
     supports,
 )
 from .retrieval import UNNAMED_SOURCE, Passage
@@ -241,6 +242,10 @@ class _Mention:
     sentence_others: frozenset[tuple[str, str, float]] = frozenset()
     # A date that is the horizon of a record ("the biggest jump since July 1981"), not when an event was.
     horizon: bool = False
+    # Who spoke, when the date is the day a named source spoke ("Chaim Bloom said Tuesday": "bloom").
+    speaker: str | None = None
+    # The months and weekdays a date names in words ("Sunday, Jan. 7": January and Sunday).
+    calendar: frozenset[int | str] = frozenset()
 
     @property
     def row(self) -> GuardRow:
@@ -354,10 +359,25 @@ def _mentions(passages: Sequence[Passage]) -> list[_Mention]:
         periods = find_periods(passage.text, published)
         for sentence in split_sentences(passage.text):
             for q in (q for q in quantities if sentence.start <= q.start < sentence.end):
-                if (passage.source, passage.start + q.start) not in seen and not how_reported(passage.text, q):
+                if (passage.source, passage.start + q.start) in seen:
+                    continue
+                speaker = _speaker(passage.text, q)
+                if speaker or not how_reported(passage.text, q):
                     seen.add((passage.source, passage.start + q.start))
-                    found.append(_mention(q, n, passage, sentence, periods, published, quantities))
+                    found.append(_mention(q, n, passage, sentence, periods, published, quantities, speaker))
     return found
+
+
+def _speaker(text: str, q: Quantity) -> str | None:
+    """The name of who spoke when a date is the day a source spoke: the name just before the verb
+    ("Red Sox Chief Baseball Officer Chaim Bloom said Tuesday": "bloom"); None for any other date,
+    and when no name stands there ("officials said Tuesday", "she told NBC on Wednesday"), as the
+    statement is then not known to be one."""
+    verb = spoken_at(text, q)
+    if verb is None:
+        return None
+    before = [word for position, word in _named(text) if _LAST_WORD.fullmatch(text, position, verb)]
+    return before[-1] if before else None
 
 
 def _published(passage: Passage) -> date | None:
@@ -375,6 +395,7 @@ def _mention(
     periods: list[tuple[int, int, Period]],
     published: date | None,
     quantities: Sequence[Quantity],
+    speaker: str | None = None,
 ) -> _Mention:
     text = passage.text
     start, end = _clause(text, sentence, q.start)
@@ -408,7 +429,17 @@ def _mention(
         _values(others),
         _values(o for o in others if sentence.start <= o.start < sentence.end),
         q.kind in _TIMES and bool(_RECORD_SINCE.search(before)),
+        speaker,
+        _calendar(q),
     )
+
+
+def _calendar(q: Quantity) -> frozenset[int | str]:
+    """The months (as numbers: "Jan." and "January" are one) and weekdays a date names in words."""
+    if q.kind != "date":
+        return frozenset()
+    found = words(q.text)
+    return frozenset([MONTHS[w] for w in found if w in MONTHS] + [w for w in found if w in WEEKDAYS])
 
 
 def _values(quantities: Iterable[Quantity]) -> frozenset[tuple[str, str, float]]:
@@ -487,6 +518,8 @@ def _comparable(a: _Mention, b: _Mention) -> bool:
     qa, qb = a.quantity, b.quantity
     if a.passage.source == b.passage.source or qa.kind != qb.kind or qa.unit != qb.unit or a.horizon != b.horizon:
         return False
+    if a.speaker != b.speaker:  # the day a source spoke dates that speaker's statement, no event
+        return False
     if qa.kind in _TIMES:
         # A date of its article's own days and one of an article of another day most often belong to
         # two events: such dates are one event's only where they agree.
@@ -536,6 +569,7 @@ def same_time(a: _Mention, b: _Mention) -> bool:
 _NAME = re.compile(r"(?<![\w.’'-])(?:[A-Z][a-z]*\.){2,}|(?<![\w’'-])[A-Z][\w&-]*(?:[’'][A-Za-z]+)?")
 _SENTENCE_START = re.compile(r"(?:^|(?<!\b[A-Z])[.!?:]['\"”’)]*\s+|[\"“(]\s*)$")
 _POSSESSIVE = re.compile(r"[’']s?$")
+_LAST_WORD = re.compile(r"\S+\s+")
 _NOT_NAMES = FUNCTION_WORDS | set(MONTHS) | set(WEEKDAYS) | {"mr", "mrs", "ms", "dr", "st", "u", "s"}
 
 
@@ -591,7 +625,11 @@ def pair_features(a: _Mention, b: _Mention, cosine: float) -> list[float]:
     sentences, of their passages and of their subjects agree; the words next to the figures they
     share; the words of their articles' titles they share; how many days apart the articles were
     published; the share of the other figures of their passages and of their sentences they have in
-    common (one event's reports give some of its other figures alike)."""
+    common (one event's reports give some of its other figures alike); the share of the months and
+    weekdays two dates name in words that they have in common ("the January 6 attack" and "the January
+    6, 2021, insurrection"; 0 when either names none, or when they differ, as for amounts: evidence
+    for, never against, so that two outlets' dates of one event in different months are left to the
+    other features)."""
     published = [_published(m.passage) for m in (a, b)]
     days = abs((published[0] - published[1]).days) if None not in published else 0
     return [
@@ -604,6 +642,7 @@ def pair_features(a: _Mention, b: _Mention, cosine: float) -> list[float]:
         math.log1p(days),
         _shared(a.others, b.others),
         _shared(a.sentence_others, b.sentence_others),
+        _shared(a.calendar, b.calendar),
     ]
 
 

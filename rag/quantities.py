@@ -480,13 +480,21 @@ _DATELINE_AFTER = re.compile(r"\s*\([A-Z][\w. ]{0,30}\)\s*(?:--|—|–|-)")
 
 def how_reported(text: str, q: Quantity) -> bool:
     """Whether a figure says how one outlet reported rather than a fact of the story: the outlet's own
-    sources, the day a source spoke, or the article's dateline. The guard never compares them, and the
-    reader never answers with them."""
+    sources, the day a source spoke, or the article's dateline. The reader never answers with them,
+    and the guard compares none but the day a source spoke, with the day another outlet gives for the
+    same speaker's statement (`spoken_at`)."""
     if _SOURCING.match(text, q.figure[1]):
         return True
-    return q.kind == "date" and bool(
-        _SAID_BEFORE.search(text, max(0, q.start - 40), q.start) or _DATELINE_AFTER.match(text, q.end)
-    )
+    return q.kind == "date" and (spoken_at(text, q) is not None or bool(_DATELINE_AFTER.match(text, q.end)))
+
+
+def spoken_at(text: str, q: Quantity) -> int | None:
+    """Where the verb of speaking starts when a date is the day a source spoke ("Chaim Bloom said
+    Tuesday", "told NBC on Wednesday"), else None."""
+    if q.kind != "date" or _DATELINE_AFTER.match(text, q.end):
+        return None
+    found = _SAID_BEFORE.search(text, max(0, q.start - 40), q.start)
+    return found.start() if found else None
 
 
 # --- what a question asks for -------------------------------------------------------------------

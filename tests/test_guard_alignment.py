@@ -4,6 +4,7 @@ outlet's dateline, the day a source spoke), days written without their year, and
 of a figure (fake embedder)."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -67,9 +68,23 @@ def guard_feature(name):
         ("Cheney told NBC on Tuesday that she is thinking about it.", "Tuesday"),
     ],
 )
-def test_a_dateline_and_the_day_a_source_spoke_are_never_compared(text, figure):
+def test_a_dateline_and_the_day_an_unnamed_source_spoke_are_never_compared(text, figure):
     assert [q for q in extract_quantities(text, "2024-03-27") if q.text == figure]
     assert not [m for m in guard._mentions([passage("a.txt", text, day="2024-03-27")]) if m.quantity.text == figure]
+
+
+def test_the_day_a_named_source_spoke_is_compared_only_with_the_day_of_that_speakers_statement():
+    said = mention('"It stinks," Chief Baseball Officer Chaim Bloom said Tuesday.', "Tuesday", day="2022-08-09")
+    again = mention('"It stinks," Chief Baseball Officer Chaim Bloom said Monday.', "Monday", day="2022-08-09")
+    other = mention("The team's manager, Alex Cora, said Tuesday that he was relieved.", "Tuesday", day="2022-08-09")
+    event = mention("The pitcher had surgery on Tuesday, the team said.", "Tuesday", day="2022-08-09")
+    assert said.speaker == again.speaker == "bloom" and other.speaker == "cora" and event.speaker is None
+    b = replace(again, passage=passage("b.txt", again.passage.text, outlet="USA Today", day="2022-08-09"))
+    assert guard._comparable(said, b) and not guard._agree(said, b)
+    assert not guard._comparable(said, replace(other, passage=b.passage))
+    assert not guard._comparable(said, replace(event, passage=b.passage))
+    dateline = "BOSTON, Aug. 9 (UPI) -- The pitcher had surgery, Chaim Bloom said."
+    assert [m.quantity.text for m in guard._mentions([passage("a.txt", dateline, day="2022-08-09")])] == []
 
 
 def test_a_day_written_without_its_year_agrees_with_that_day_of_another_year(fake_embedder):
@@ -145,3 +160,15 @@ def test_other_figures_two_reports_share_count_for_one_event_and_never_against()
     assert pair_features(a, c, 0.8)[passages] == 0.0  # other figures, yet no evidence against
     assert pair_features(a, d, 0.8)[passages] == 0.0  # none at all
     assert pair_features(a, b, 0.8)[sentences] == 0.0  # the first sentence states no other figure
+
+
+def test_dates_naming_one_month_share_it_and_amounts_or_other_months_share_nothing():
+    feature = guard_feature("months and weekdays shared by the dates")
+    attack = mention("Cheney is vice chair of the committee investigating the January 6 attack.", "January 6")
+    insurrection = mention("Since the Jan. 6, 2021, insurrection, Cheney has become a critic.", "Jan. 6, 2021")
+    march = mention("The committee first met on March 6, 2021, in Washington.", "March 6, 2021")
+    other = replace(insurrection, passage=passage("b.txt", insurrection.passage.text, outlet="USA Today"))
+    assert attack.calendar == insurrection.calendar == {1}
+    assert pair_features(attack, other, 0.5)[feature] == 1.0
+    assert pair_features(attack, march, 0.5)[feature] == 0.0
+    assert mention("The state has 5,000 cases in January.", "5,000").calendar == frozenset()
