@@ -28,6 +28,8 @@ PIPE_BATCH = 128
 _HYPHENS = frozenset("-‐–")
 # Punctuation that ends a figure rather than a sentence ("51.3%").
 _KEPT_AT_END = frozenset({"%"})
+# Words between a figure and the unit it is a rate of ("$4 per gallon", "60 miles an hour").
+_PER = frozenset({"per", "a", "an"})
 # Words a noun phrase may start with that a short answer leaves out ("the Buffalo Bills" -> "Buffalo Bills").
 _LEADING = frozenset("the a an this that these those its their his her our some".split())
 
@@ -40,7 +42,8 @@ class Mention:
     start: int  # offsets in the annotated text
     end: int
     kind: str  # spaCy's entity label (PERSON, ORG, GPE, DATE, CARDINAL, ...), "FIGURE" for a number with or
-    # without the noun it counts, or "NP" for another noun phrase
+    # without the noun it counts or the unit it is a rate of, "NAME" for a run of proper nouns that is no
+    # entity, or "NP" for another noun phrase
     head: str  # lemma of the word that governs the span (its verb, or the noun it qualifies), lower case; a
     # preposition or a coordination between them is looked through ("visit" for "Taiwan" in "a visit to Taiwan")
     dep: str  # how it depends on that word: spaCy's dependency label of its root ("nsubj", "compound", "pobj")
@@ -102,13 +105,15 @@ def _import_spacy_without_torch():
 
 
 def _trim(span) -> tuple[int, int] | None:
-    """Token bounds of a span without its leading determiners and trailing punctuation (a percent sign
-    stays); None if empty."""
+    """Token bounds of a span without its leading determiners, its trailing punctuation (a percent sign
+    stays) and a trailing possessive ("Popp" for "Popp's"); None if empty."""
     first, last = span.start, span.end
     doc = span.doc
     while first < last and (doc[first].lower_ in _LEADING or doc[first].is_punct or doc[first].pos_ == "PRON"):
         first += 1
-    while last > first and doc[last - 1].is_punct and doc[last - 1].text not in _KEPT_AT_END:
+    while last > first and (
+        (doc[last - 1].is_punct and doc[last - 1].text not in _KEPT_AT_END) or doc[last - 1].tag_ == "POS"
+    ):
         last -= 1
     return (first, last) if first < last else None
 
@@ -130,8 +135,9 @@ def _whole_words(doc, first: int, last: int) -> tuple[int, int]:
 
 
 def _figures(doc) -> list:
-    """Each run of number words ("1.5 million", "$500") alone and with the noun it counts ("500,000 barrels"):
-    the pipeline's entity labels miss some ("no more than" as a CARDINAL)."""
+    """Each run of number words ("1.5 million", "$500") alone, with the noun it counts ("500,000 barrels") and
+    with the unit it is a rate of ("$4 per gallon", "500,000 barrels a day"): the pipeline's entity labels miss
+    some ("no more than" as a CARDINAL)."""
     spans = []
     i = 0
     while i < len(doc):
@@ -142,10 +148,29 @@ def _figures(doc) -> list:
         while i + 1 < len(doc) and (doc[i + 1].like_num or doc[i + 1].pos_ == "NUM"):
             i += 1
         spans.append(doc[first : i + 1])
+        last = i
         head = doc[i].head
         if head.i == i + 1 and head.pos_ == "NOUN":
             spans.append(doc[first : i + 2])
+            last = i + 1
+        if last + 2 < len(doc) and doc[last + 1].lower_ in _PER and doc[last + 2].pos_ == "NOUN":
+            spans.append(doc[first : last + 3])
         i += 1
+    return spans
+
+
+def _proper_noun_runs(doc) -> list:
+    """Runs of two or more proper nouns ("Cleveland Browns" in "Cleveland Browns quarterback Deshaun Watson"):
+    names the entity recogniser cuts short or misses, inside a noun phrase that holds more."""
+    spans, first = [], None
+    for token in [*doc, None]:
+        if token is not None and token.pos_ == "PROPN" and not (first is not None and token.is_sent_start):
+            first = token.i if first is None else first
+            continue
+        end = token.i if token is not None else len(doc)
+        if first is not None and end - first >= 2:
+            spans.append(doc[first:end])
+        first = token.i if token is not None and token.pos_ == "PROPN" else None
     return spans
 
 
@@ -153,6 +178,7 @@ def _mentions(doc) -> list[Mention]:
     found: dict[tuple[int, int], Mention] = {}
     spans = (
         [(ent, ent.label_) for ent in doc.ents]
+        + [(span, "NAME") for span in _proper_noun_runs(doc)]
         + [(span, "FIGURE") for span in _figures(doc)]
         + [(chunk, "NP") for chunk in doc.noun_chunks]
     )

@@ -52,7 +52,9 @@ log = logging.getLogger("rag")
 # 6: the corpus files' columns are packed beside the manifest (corpus.npz), not in its JSON.
 # 7: a mention's governing word is found through prepositions and coordinations ("visit" for "Taiwan" in
 #    "a visit to Taiwan"), no longer the preposition itself.
-FORMAT_VERSION = 7
+# 8: runs of proper nouns are mentions ("Cleveland Browns"), and figures with the unit they are a rate of
+#    ("$4 per gallon"); a mention ends before a possessive ("Popp" for "Popp's").
+FORMAT_VERSION = 8
 # The manifest's corpus columns, packed: a question reads 100,000 files' in milliseconds (as JSON: 50 ms).
 CORPUS_TABLE = "corpus.npz"
 # One line of JSON per chunk (`annotate.to_record`), and the byte offset where each line starts (and the end).

@@ -84,6 +84,15 @@ def test_mentions_are_entities_noun_phrases_and_figures_without_leading_articles
     found = {m.text for s in percent for m in s.mentions}
     assert "8.5%" in found, "a percent sign stays"
     assert "Mar-a-Lago" in found and "Mar" not in found, "a name is never cut inside a hyphenated word"
+    (rates,) = annotate(["Gas fell below $4 per gallon as the pipeline carried 500,000 barrels a day."])
+    found = {m.text for s in rates for m in s.mentions}
+    assert {"$4", "$4 per gallon", "500,000 barrels a day"} <= found, "a figure with the unit it is a rate of"
+    (names,) = annotate(["The league is appealing a decision to sit Cleveland Browns quarterback Deshaun Watson."])
+    found = {m.text: m.kind for s in names for m in s.mentions}
+    assert found["Cleveland Browns"] == "NAME", "a run of proper nouns the entity recogniser cut short ('Cleveland')"
+    (possessive,) = annotate(["Alexandra Popp's goal and Donald Trump’s estate were in the news."])
+    found = {m.text for s in possessive for m in s.mentions}
+    assert {"Alexandra Popp", "Donald Trump"} <= found and not any(t.endswith("s") for t in found if "Popp" in t)
 
 
 def test_an_annotation_stored_as_a_record_reads_back_the_same():
