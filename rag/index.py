@@ -89,7 +89,11 @@ class FileTable:
 
     def stats_match(self, listing: Listing) -> bool:
         """Whether `listing` holds exactly these files, each with the size and time recorded here."""
-        return self.mtimes_ns == listing.mtimes_ns and self.sizes == listing.sizes and self.sources == listing.sources
+        return (
+            self.mtimes_ns == listing.mtimes_ns.tolist()
+            and self.sizes == listing.sizes.tolist()
+            and self.sources == listing.sources
+        )
 
     def save(self, path: Path) -> None:
         """The columns packed: names joined by NUL (which no file name holds), digests by newlines."""
@@ -137,8 +141,8 @@ class _PackedFileTable(FileTable):
         packed = self._packed
         return (
             len(listing.sizes) == len(packed["sizes"])
-            and np.array_equal(packed["mtimes_ns"], listing.mtimes_ns)
-            and np.array_equal(packed["sizes"], listing.sizes)
+            and np.array_equal(packed["mtimes_ns"], np.frombuffer(listing.mtimes_ns, np.int64))
+            and np.array_equal(packed["sizes"], np.frombuffer(listing.sizes, np.int64))
             and packed["sources"].tobytes() == _joined(listing.sources)
         )
 
