@@ -20,6 +20,7 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import date
 from importlib.metadata import PackageNotFoundError, version
@@ -518,10 +519,16 @@ def process_locally(
     documents = {file.source: read_document(file) for file in files}
     chunks = {source: chunk_document(doc, settings) for source, doc in documents.items() if doc}
     flat = [c for doc_chunks in chunks.values() for c in doc_chunks]
-    lines = annotate_chunks(flat, progress=progress)
-    vectors = (
-        embedder.embed([c.text for c in flat], progress=progress) if flat else np.zeros((0, embedder.dim), np.float32)
-    )
+    lines, vectors = [], np.zeros((0, embedder.dim), np.float32)
+    if flat:
+        # Annotation (spaCy, one core) and embedding run at the same time, each on a core: ONNX Runtime leaves
+        # the interpreter to the annotation while it computes (bench/RESULTS.md, issue 13).
+        alongside = getattr(embedder, "single_threaded", None)
+        with ThreadPoolExecutor(1, thread_name_prefix="embed") as pool:
+            texts = [c.text for c in flat]
+            embedding = pool.submit((alongside() if alongside else embedder).embed, texts, progress=progress)
+            lines = annotate_chunks(flat, progress=progress)
+            vectors = embedding.result()
     processed, position = Processed(documents, chunks), 0
     for source, doc_chunks in chunks.items():
         processed.vectors[source] = vectors[position : position + len(doc_chunks)]
