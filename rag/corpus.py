@@ -17,12 +17,12 @@ import hashlib
 import logging
 import os
 import re
+from array import array
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from itertools import repeat
-from operator import attrgetter
 from pathlib import Path
-from stat import S_ISREG
+from stat import S_ISDIR, S_ISREG
 
 from .dates import MONTH_ANY, find_date, split_date_line
 from .errors import CorpusError
@@ -76,8 +76,11 @@ class Listing:
 
     root: Path
     sources: list[str] = field(default_factory=list)  # relative to `root`, with "/" between folders
-    sizes: list[int] = field(default_factory=list)
-    mtimes_ns: list[int] = field(default_factory=list)
+    sizes: array[int] = field(default_factory=lambda: array("q"))  # int64, as the index packs them
+    mtimes_ns: array[int] = field(default_factory=lambda: array("q"))
+
+    def __post_init__(self):  # a listing made by hand may give lists
+        self.sizes, self.mtimes_ns = array("q", self.sizes), array("q", self.mtimes_ns)
 
     def files(self) -> list[CorpusFile]:
         return [CorpusFile(*row) for row in zip(self.sources, repeat(self.root), self.sizes, self.mtimes_ns)]
@@ -118,39 +121,52 @@ def scan_corpus(corpus_dir: str | Path) -> Listing:
     return listing
 
 
-_NAME = attrgetter("name")
-
-
 def _list_folder(name: str, parent: int | None, prefix: str, listing: Listing) -> None:
     """Append the article files under folder `name` (in the open folder `parent`, or a path) in name order,
     folders before the files that sort after them (the order of `sorted(Path.rglob(...))`), without
-    following links to folders. The folder is scanned through its descriptor, so each `stat` looks up one
-    name rather than the whole path."""
+    following links to folders. The folder is listed through its descriptor, so each `stat` looks up one
+    name rather than the whole path.
+
+    Per file this does little besides the kernel's `stat` (bench/freshness.py): names are listed as plain
+    strings, an article's name is `stat`-ed straight away (a regular file is the common case), a folder's
+    files get their paths in one step, and sizes and times go into int64 arrays, compared whole with the
+    recorded columns. Which other names are folders is asked of the directory's entry types only in a
+    folder that holds such names (a folder of articles alone is listed once)."""
     try:
         folder = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=parent)
     except OSError as exc:
         log.warning("skipping %s: cannot read it (%s)", prefix or name, exc.strerror or exc)
         return
     try:
-        with os.scandir(folder) as scan:
-            entries = sorted(scan, key=_NAME)
-        sources, sizes, times = listing.sources, listing.sizes, listing.mtimes_ns
-        for entry in entries:
-            name = entry.name
-            if name.startswith("."):
+        names = sorted(os.listdir(folder))
+        found: list[str] = []
+        folders: set[str] | None = None
+        size, mtime = listing.sizes.append, listing.mtimes_ns.append
+        stat = os.stat
+        for name in names:
+            if name[0] == ".":
                 continue
-            if entry.is_dir(follow_symlinks=False):
-                _list_folder(name, folder, f"{prefix}{name}/", listing)
-            elif name.lower().endswith(SUPPORTED_SUFFIXES):
+            if name.lower().endswith(SUPPORTED_SUFFIXES):
                 try:
-                    stat = entry.stat()
+                    info = stat(name, dir_fd=folder)  # a link to a file is read as the file
                 except OSError as exc:
                     log.warning("skipping %s%s: cannot read it (%s)", prefix, name, exc.strerror or exc)
                     continue
-                if S_ISREG(stat.st_mode):
-                    sources.append(prefix + name)
-                    sizes.append(stat.st_size)
-                    times.append(stat.st_mtime_ns)
+                if S_ISREG(info.st_mode):
+                    found.append(name)
+                    size(info.st_size)
+                    mtime(info.st_mtime_ns)
+                    continue
+                if not S_ISDIR(info.st_mode):
+                    continue
+            if folders is None:
+                with os.scandir(folder) as scan:
+                    folders = {entry.name for entry in scan if entry.is_dir(follow_symlinks=False)}
+            if name in folders:
+                listing.sources.extend(map(prefix.__add__, found))
+                found.clear()
+                _list_folder(name, folder, f"{prefix}{name}/", listing)
+        listing.sources.extend(map(prefix.__add__, found))
     finally:
         os.close(folder)
 

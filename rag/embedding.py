@@ -120,28 +120,29 @@ class OnnxEmbedder:
         batch_size: int = 32,
         *,
         export: bool = False,
+        threads: int | None = None,
     ):
         """`export`: write `model_file` from the installed model on first use (it is missing or damaged).
-        When ONNX Runtime is not installed or the export fails, sentence-transformers embeds instead, with a
-        warning: it gives the same vectors."""
+        `threads`: ONNX Runtime's threads for one batch (default: one per core). When ONNX Runtime is not
+        installed or the export fails, sentence-transformers embeds instead, with a warning: it gives the
+        same vectors."""
         self.model_file = Path(model_file)
         self._model_dir = Path(model_dir) if model_dir else None
         # Texts are sorted by token count before batching, so a batch pads little; 32 keeps its memory small.
         self._batch_size = batch_size
         self._export = export
+        self._threads = threads
         self._fallback: SentenceTransformerEmbedder | None = None
         self._lock = threading.Lock()
+        self._single: OnnxEmbedder | None = None
 
     @cached_property
     def session(self):
         import onnxruntime
 
-        if self._export:
-            export_onnx(self.model_file, self._model_dir)
-            self._export = False
-
+        self._exported()
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = os.cpu_count() or 1
+        options.intra_op_num_threads = self._threads or os.cpu_count() or 1
         # Idle ONNX Runtime threads must not spin: llama.cpp decodes on the same cores right after.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
@@ -152,6 +153,23 @@ class OnnxEmbedder:
                 f"ONNX Runtime cannot load the embedding model {self.model_file} ({exc}); "
                 "delete it and run `rag index` to export it again"
             ) from None
+
+    def _exported(self) -> None:
+        if self._export:
+            export_onnx(self.model_file, self._model_dir)
+            self._export = False
+
+    def single_threaded(self) -> OnnxEmbedder:
+        """The same model on one thread, for an index build that annotates on the other core meanwhile
+        (`index.process_locally`): one thread spends less CPU per chunk than two that wait for each other."""
+        with self._lock:
+            if self._single is None:
+                try:
+                    self._exported()
+                except (ImportError, OSError, RuntimeError):
+                    return self  # `embed` reports it and falls back to sentence-transformers
+                self._single = OnnxEmbedder(self.model_file, self._model_dir, self._batch_size, threads=1)
+            return self._single
 
     @cached_property
     def tokenizer(self):

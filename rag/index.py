@@ -20,6 +20,7 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import date
 from importlib.metadata import PackageNotFoundError, version
@@ -91,7 +92,11 @@ class FileTable:
 
     def stats_match(self, listing: Listing) -> bool:
         """Whether `listing` holds exactly these files, each with the size and time recorded here."""
-        return self.mtimes_ns == listing.mtimes_ns and self.sizes == listing.sizes and self.sources == listing.sources
+        return (
+            self.mtimes_ns == listing.mtimes_ns.tolist()
+            and self.sizes == listing.sizes.tolist()
+            and self.sources == listing.sources
+        )
 
     def save(self, path: Path) -> None:
         """The columns packed: names joined by NUL (which no file name holds), digests by newlines."""
@@ -139,8 +144,8 @@ class _PackedFileTable(FileTable):
         packed = self._packed
         return (
             len(listing.sizes) == len(packed["sizes"])
-            and np.array_equal(packed["mtimes_ns"], listing.mtimes_ns)
-            and np.array_equal(packed["sizes"], listing.sizes)
+            and np.array_equal(packed["mtimes_ns"], np.frombuffer(listing.mtimes_ns, np.int64))
+            and np.array_equal(packed["sizes"], np.frombuffer(listing.sizes, np.int64))
             and packed["sources"].tobytes() == _joined(listing.sources)
         )
 
@@ -516,10 +521,16 @@ def process_locally(
     documents = {file.source: read_document(file) for file in files}
     chunks = {source: chunk_document(doc, settings) for source, doc in documents.items() if doc}
     flat = [c for doc_chunks in chunks.values() for c in doc_chunks]
-    lines = annotate_chunks(flat, progress=progress)
-    vectors = (
-        embedder.embed([c.text for c in flat], progress=progress) if flat else np.zeros((0, embedder.dim), np.float32)
-    )
+    lines, vectors = [], np.zeros((0, embedder.dim), np.float32)
+    if flat:
+        # Annotation (spaCy, one core) and embedding run at the same time, each on a core: ONNX Runtime leaves
+        # the interpreter to the annotation while it computes (bench/RESULTS.md, issue 13).
+        alongside = getattr(embedder, "single_threaded", None)
+        with ThreadPoolExecutor(1, thread_name_prefix="embed") as pool:
+            texts = [c.text for c in flat]
+            embedding = pool.submit((alongside() if alongside else embedder).embed, texts, progress=progress)
+            lines = annotate_chunks(flat, progress=progress)
+            vectors = embedding.result()
     processed, position = Processed(documents, chunks), 0
     for source, doc_chunks in chunks.items():
         processed.vectors[source] = vectors[position : position + len(doc_chunks)]

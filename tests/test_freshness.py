@@ -94,7 +94,7 @@ def test_the_listing_is_in_path_order_without_hidden_files_or_links_to_folders(t
     expected = ["a.txt", "alias.txt", "b/c.md", "b/d/e.html", "b.txt", "folder.txt/f.txt", "g.TXT"]
     listing = scan_corpus(corpus)
     assert listing.sources == expected and "dangling.txt" in caplog.text
-    assert listing.sizes == [(corpus / name).stat().st_size for name in expected]
+    assert list(listing.sizes) == [(corpus / name).stat().st_size for name in expected]
 
 
 def test_the_recorded_table_keeps_any_file_name(tmp_path):

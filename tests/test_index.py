@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -81,6 +82,28 @@ def test_every_chunk_keeps_the_reading_annotation_it_was_built_with(seed_corpus,
             assert sentences == before[chunk.id], "a reused chunk keeps its annotation"
     passages = retrieve(second, fake_embedder, "How many officials attended?")
     assert passages and all(p.sentences == tuple(annotate([p.text])[0]) for p in passages)
+
+
+def test_a_build_embeds_on_a_single_threaded_copy_beside_the_annotation(seed_corpus, tmp_path):
+    """Annotation takes one core: the chunks are embedded meanwhile on another thread, by the embedder's
+    single-threaded copy where it has one (ONNX Runtime's), with the same vectors."""
+
+    class Copy(FakeEmbedder):
+        def embed(self, texts, *, progress=False):
+            self.thread = threading.current_thread()
+            return super().embed(texts, progress=progress)
+
+    class WithCopy(FakeEmbedder):
+        single = Copy()
+
+        def single_threaded(self):
+            return self.single
+
+    embedder = WithCopy()
+    index = update_index(seed_corpus, tmp_path / "index", embedder).index
+    assert embedder.calls == [] and embedder.single.calls == [len(index.chunks)]
+    assert embedder.single.thread is not threading.main_thread()
+    assert np.array_equal(index.vectors, FakeEmbedder().embed([c.text for c in index.chunks]))
 
 
 def test_removed_and_added_files_are_reflected(seed_corpus, tmp_path, fake_embedder):
