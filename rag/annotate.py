@@ -13,6 +13,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import groupby
 
 from .chunking import split_sentences
 from .errors import ModelError
@@ -160,17 +161,14 @@ def _figures(doc) -> list:
 
 
 def _proper_noun_runs(doc) -> list:
-    """Runs of two or more proper nouns ("Cleveland Browns" in "Cleveland Browns quarterback Deshaun Watson"):
-    names the entity recogniser cuts short or misses, inside a noun phrase that holds more."""
-    spans, first = [], None
-    for token in [*doc, None]:
-        if token is not None and token.pos_ == "PROPN" and not (first is not None and token.is_sent_start):
-            first = token.i if first is None else first
-            continue
-        end = token.i if token is not None else len(doc)
-        if first is not None and end - first >= 2:
-            spans.append(doc[first:end])
-        first = token.i if token is not None and token.pos_ == "PROPN" else None
+    """Runs of two or more proper nouns in a sentence ("Cleveland Browns" in "Cleveland Browns quarterback
+    Deshaun Watson"): names the entity recogniser cuts short or misses, inside a noun phrase that holds more."""
+    spans = []
+    for sentence in doc.sents:
+        for is_name, run in groupby(sentence, key=lambda token: token.pos_ == "PROPN"):
+            run = list(run)
+            if is_name and len(run) >= 2:
+                spans.append(doc[run[0].i : run[-1].i + 1])
     return spans
 
 
