@@ -87,9 +87,14 @@ _ASKS_LIMIT = re.compile(rf"{LIMIT_WORDS.pattern}|\b(may|can|could)\b", re.I)
 class AskedFor:
     """What the question asks for: its type, and the noun that names the asked thing ("which condiment")."""
 
-    type: str  # who, where, when, how_many, how_much, which_<person|place|organization|time|number|thing>
+    type: str  # who, where, when, how_many, how_much, which_<person|place|organization|time|number|thing>, or
+    # complete: the question is a sentence to finish ("… breaking a record set by:")
     focus: str | None = None  # stem of the noun after which/what/how many
     phrase: str | None = None  # the words that name the asked thing ("favourite superhero protagonist")
+    # stems of the question's words right before and after the asking words ("fell below [what price]"): a
+    # sentence that states the answer often has the same words around it ("fell below $4 a gallon")
+    before: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
 
 
 _WH = re.compile(
@@ -98,18 +103,40 @@ _WH = re.compile(
 )
 
 
+# Quotation marks around a title the question names ("which “Star Trek” character"); an apostrophe stays.
+_QUOTES = re.compile(r"[\"“”«»]|‘|’(?!\w)")
+# A question that is a sentence to finish ends so ("… was started by a man who was trying to:").
+_OPEN_END = re.compile(r"(?::|…|\.\.\.|_+)\s*$")
+# How many of the question's words around the asking words are its context.
+CONTEXT_WORDS = 3
+
+
 def answer_type(question: str) -> AskedFor:
     """What kind of thing the question asks for. The question's last sentence asks ("… this week. He
     plays for which team?"), and in it the last question word ("… the terrorist, who was associated
     with which group?") that does not open a relative clause ("… born to parents who were not married",
-    when another asks); an earlier sentence is read when the last asks nothing."""
-    sentences = [s.text.lower() for s in split_sentences(question)] or [question.lower()]
-    for text in (sentences[-1], " ".join(sentences)):
+    when another asks); an earlier sentence is read when the last asks nothing. A last sentence left open
+    ("… breaking a record set by:") with no question word of its own asks for the words that finish it."""
+    sentences = [s.text.lower() for s in split_sentences(_QUOTES.sub("", question))] or [question.lower()]
+    last = sentences[-1]
+    found = list(_WH.finditer(last))
+    asking = [m for m in found if not _opens_relative_clause(last, m)]
+    if not asking and _OPEN_END.search(last):
+        return AskedFor("complete", before=_context_stems(last)[-CONTEXT_WORDS:])
+    for text in (last, " ".join(sentences)):
         found = list(_WH.finditer(text))
         asking = [m for m in found if not _opens_relative_clause(text, m)]
         if found:
-            return _asked_for((asking or found)[-1])
+            return _asked_for(text, (asking or found)[-1])
     return AskedFor("which_thing")
+
+
+def _context_stems(text: str) -> tuple[str, ...]:
+    """The stems of a text's words, articles left out (a sentence need not use the question's)."""
+    return tuple(w[:5] for w in re.findall(r"[^\W_]+", text) if w not in _ARTICLES)
+
+
+_ARTICLES = frozenset({"a", "an", "the"})
 
 
 def _opens_relative_clause(text: str, found: re.Match) -> bool:
@@ -124,22 +151,37 @@ def _opens_relative_clause(text: str, found: re.Match) -> bool:
     return bool(words) and words[-1] not in FUNCTION_WORDS
 
 
-def _asked_for(found: re.Match) -> AskedFor:
+def _asked_for(text: str, found: re.Match) -> AskedFor:
+    """What the question word `found` of `text` asks for, and the question's words around the asking words
+    (the question word and the words that name the asked thing)."""
+    named = found["counted"] if found["how"] else found["noun"]
+    phrase = _naming_words(named or "")
+    end = found.end()
+    if named:  # the asking words end with the naming words, not with whatever else the pattern took in
+        end = found.start("counted" if found["how"] else "noun") + _prefix_length(named, len(phrase.split()))
+    context = {
+        "before": _context_stems(text[: found.start()])[-CONTEXT_WORDS:],
+        "after": _context_stems(text[end:])[:CONTEXT_WORDS],
+    }
     if found["how"]:
-        phrase = _naming_words(found["counted"] or "")
-        return AskedFor(f"how_{found['how']}", _stem(phrase.split()[0]) if phrase else None, phrase or None)
+        return AskedFor(f"how_{found['how']}", _stem(phrase.split()[0]) if phrase else None, phrase or None, **context)
     for name in ("when", "where", "who"):
         if found[name]:
-            return AskedFor(name)
-    phrase = _naming_words(found["noun"]) or None
+            return AskedFor(name, **context)
     # the asked type is read from the naming words only ("which movie won a number of …" asks for no number)
-    words = [_POSSESSIVE.sub("", w) for w in (phrase or found["noun"]).split()]
+    words = [_POSSESSIVE.sub("", w) for w in (phrase or named).split()]
     for word in words:
         for form in (word, re.sub(r"ies$", "y", word), re.sub(r"e?s$", "", word)):
             if form in _FOCUS_OF:
-                return AskedFor(f"which_{_FOCUS_OF[form]}", _stem(word), phrase)
+                return AskedFor(f"which_{_FOCUS_OF[form]}", _stem(word), phrase or None, **context)
     words = [w for w in words if w not in FUNCTION_WORDS]
-    return AskedFor("which_thing", _stem(words[0]) if words else None, phrase)
+    return AskedFor("which_thing", _stem(words[0]) if words else None, phrase or None, **context)
+
+
+def _prefix_length(text: str, words: int) -> int:
+    """The length of a text's first `words` words (0 for none)."""
+    found = list(re.finditer(r"\S+", text))
+    return found[words - 1].end() if words else 0
 
 
 _POSSESSIVE = re.compile(r"['’]s$")
@@ -232,6 +274,35 @@ def _distance(span: tuple[int, int], places: list[int]) -> float:
     return min((first - p if p < first else p - last + 1 for p in places if not first <= p < last), default=math.inf)
 
 
+def _with_focus_noun(sentence: AnnotatedSentence, mention: Mention, focus: str | None) -> Mention:
+    """A mention right before the noun that names the asked thing, with that noun: "Lyme disease" for "Lyme"
+    when the question asks "which disease"."""
+    following = next((w for w in sentence.words if w.start >= mention.end), None)
+    if focus is None or following is None or following.lower[:5] != focus or focus in content_words(mention.text):
+        return mention
+    if sentence.text[mention.end - sentence.start : following.start - sentence.start].strip():
+        return mention  # something stands between them ("Lyme, a disease")
+    end = following.start + len(following.lower)
+    return replace(mention, text=sentence.text[mention.start - sentence.start : end - sentence.start], end=end)
+
+
+def _context_features(sentence: AnnotatedSentence, span: tuple[int, int], asked_for: AskedFor) -> dict[str, float]:
+    """The share of the question's words before and after its asking words that a candidate has around it, in
+    the same few words ("fell below what price" / "fell below $4 a gallon"); none for a side the question
+    leaves empty."""
+    first, last = span
+    around = {
+        "before": {w.lower[:5] for w in sentence.words[max(0, first - CONTEXT_WORDS) : first]},
+        "after": {w.lower[:5] for w in sentence.words[last : last + CONTEXT_WORDS]},
+    }
+    asked = {"before": asked_for.before, "after": asked_for.after}
+    return {
+        f"context_{side}": sum(stem in around[side] for stem in stems) / len(stems)
+        for side, stems in asked.items()
+        if stems
+    }
+
+
 def _figure_of(sentence: AnnotatedSentence, figures: list[Quantity], mention: Mention) -> Quantity | None:
     """The figure (of the sentence's `figures`) that a mention states, if any."""
     offset = mention.start - sentence.start
@@ -307,6 +378,7 @@ def find_candidates(
         title = (passage.title or "").lower()
         figures = extract_quantities(sentence.text)
         for mention in sentence.mentions:
+            mention = _with_focus_noun(sentence, mention, asked_for.focus)
             features = mention_features(
                 mention, asked_for.type, asked_for.focus, asked, question_stems, question_lemmas
             )
@@ -325,6 +397,7 @@ def find_candidates(
             features |= sentence_features | {
                 "near": near / total_weight,
                 "focus_near": 1 / (1 + _distance(span, focus)) if focus else 0.0,
+                **_context_features(sentence, span, asked_for),
                 "in_title": float(bool(title) and _holds(title, mention.text.lower())),
             }
             start = passage.start + sentence.start

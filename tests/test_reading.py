@@ -60,11 +60,44 @@ def passage(text: str, n: int = 1, group: str | None = None) -> Passage:
         ("He was the most wanted terrorist, who was associated with which group?", "which_organization", "group"),
         ("Shops are struggling to stock which condiment?", "which_thing", "condi"),
         ("What share of babies were born to parents who were not married?", "which_number", "share"),
+        ("The actress died on Sunday. Which “Star Trek” character did she play?", "which_person", "star"),
+        ("The blaze was started by a hiker who was trying to:", "complete", None),
     ],
 )
 def test_answer_type_reads_the_last_question_word(question, asked, focus):
     found = answer_type(question)
     assert (found.type, found.focus) == (asked, focus)
+
+
+@pytest.mark.parametrize(
+    "question, before, after",
+    [
+        ("The average gas price fell below what price this week?", ("price", "fell", "below"), ("this", "week")),
+        ("Who won the vote in Kansas?", (), ("won", "vote", "in")),
+        ("Which state's voters rejected the amendment?", (), ("voter", "rejec", "amend")),
+        ("The record was previously held by:", ("previ", "held", "by"), ()),
+    ],
+)
+def test_the_question_words_around_the_asking_words(question, before, after):
+    found = answer_type(question)
+    assert (found.before, found.after) == (before, after)
+
+
+def test_a_candidate_with_the_question_words_around_it_says_so():
+    question = "For the first time in months, the national average fell below what price this week?"
+    text = (
+        "Drivers paid less as the national average fell below $4 per gallon, and some stations in Ohio sold it for $3."
+    )
+    found = {c.text: c for c in find_candidates(question, [passage(text)], FakeEmbedder())}
+    assert found["$4 per gallon"].features["context_before"] == 1.0
+    assert found["$3"].features["context_before"] == 0.0
+
+
+def test_a_candidate_right_before_the_asked_noun_takes_it_in():
+    question = "An experimental vaccine would prevent which disease?"
+    text = "Pfizer said the shot targets Lyme disease in adults and children, and Valneva agreed."
+    texts = {c.text for c in find_candidates(question, [passage(text)], FakeEmbedder())}
+    assert "Lyme disease" in texts and "Lyme" not in texts
 
 
 def test_questions_and_quiz_lists_are_not_evidence():
