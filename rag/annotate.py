@@ -107,16 +107,26 @@ def _import_spacy_without_torch():
 
 def _trim(span) -> tuple[int, int] | None:
     """Token bounds of a span without its leading determiners, its trailing punctuation (a percent sign
-    stays) and a trailing possessive ("Popp" for "Popp's"); None if empty."""
+    stays) and a trailing possessive ("Popp" for "Popp's"); None if empty. A possessive ending that owns
+    nothing is part of a name and stays, and is added when the span stops before it ("McDonald's announced")."""
     first, last = span.start, span.end
     doc = span.doc
     while first < last and (doc[first].lower_ in _LEADING or doc[first].is_punct or doc[first].pos_ == "PRON"):
         first += 1
     while last > first and (
-        (doc[last - 1].is_punct and doc[last - 1].text not in _KEPT_AT_END) or doc[last - 1].tag_ == "POS"
+        (doc[last - 1].is_punct and doc[last - 1].text not in _KEPT_AT_END)
+        or (doc[last - 1].tag_ == "POS" and not _names_ending(doc[last - 1]))
     ):
         last -= 1
+    if first < last < len(doc) and _names_ending(doc[last]) and first <= doc[last].head.i < last:
+        last += 1
     return (first, last) if first < last else None
+
+
+def _names_ending(token) -> bool:
+    """A possessive ending ("'s") whose word is no possessor: it ends a name ("McDonald's", "Trader Joe's
+    recalled"), not one of "Popp's goal"."""
+    return token.tag_ == "POS" and token.head.dep_ != "poss" and token.head.pos_ == "PROPN"
 
 
 def _whole_words(doc, first: int, last: int) -> tuple[int, int]:

@@ -95,6 +95,13 @@ def test_mentions_are_entities_noun_phrases_and_figures_without_leading_articles
     assert {"Alexandra Popp", "Donald Trump"} <= found and not any(t.endswith("s") for t in found if "Popp" in t)
 
 
+def test_a_name_keeps_a_possessive_ending_that_owns_nothing():
+    (names,) = annotate(["McDonald's announced Thursday that Alexandra Popp's goal was the best."])
+    found = {m.text for s in names for m in s.mentions}
+    assert "McDonald's" in found and "McDonald" not in found, "the company's name, not a possessor"
+    assert "Alexandra Popp" in found and "Alexandra Popp's" not in found
+
+
 def test_an_annotation_stored_as_a_record_reads_back_the_same():
     text = KANSAS + " Officials in İstanbul said so.\n\n" + CAP
     (sentences,) = annotate([text])
