@@ -33,6 +33,10 @@ _KEPT_AT_END = frozenset({"%"})
 _PER = frozenset({"per", "a", "an"})
 # Words a noun phrase may start with that a short answer leaves out ("the Buffalo Bills" -> "Buffalo Bills").
 _LEADING = frozenset("the a an this that these those its their his her our some".split())
+# Entity kinds of places: a place and the larger place it is in ("Oslo, Norway") are one answer.
+_PLACES = frozenset({"GPE", "LOC"})
+# Tokens that may stand between the members of a coordination ("Texas, Ohio and Kansas").
+_JOINING = frozenset({",", "and", "or", "&"})
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,8 @@ class Mention:
     end: int
     kind: str  # spaCy's entity label (PERSON, ORG, GPE, DATE, CARDINAL, ...), "FIGURE" for a number with or
     # without the noun it counts or the unit it is a rate of, "NAME" for a run of proper nouns that is no
-    # entity, or "NP" for another noun phrase
+    # entity, "NP" for another noun phrase, or "LIST" for names or noun phrases coordinated
+    # ("Shell and BP")
     head: str  # lemma of the word that governs the span (its verb, or the noun it qualifies), lower case; a
     # preposition or a coordination between them is looked through ("visit" for "Taiwan" in "a visit to Taiwan")
     dep: str  # how it depends on that word: spaCy's dependency label of its root ("nsubj", "compound", "pobj")
@@ -182,6 +187,37 @@ def _proper_noun_runs(doc) -> list:
     return spans
 
 
+def _coordinations(doc, widest: dict[int, tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Names or noun phrases coordinated as one answer ("Jamie Lee Curtis and Lindsay Lohan", "salmonella and
+    E. coli"), of kind "LIST", and a place with the larger place it is in ("Oslo, Norway"), of the first place's
+    kind. `widest` holds the widest mention span (token bounds, kind) of each root token; the members' spans
+    must stand apart by nothing but commas and "and"/"or"."""
+    found = []
+    for root, (first, last, kind) in widest.items():
+        token = doc[root]
+        if token.dep_ == "conj":
+            continue
+        conjuncts, todo = [], [token]
+        while todo:  # "A, B and C": B hangs on A, C on B or on A
+            for child in todo.pop().children:
+                if child.dep_ == "conj":
+                    conjuncts.append(child)
+                    todo.append(child)
+        places = [t for t in token.children if t.dep_ == "appos"] if kind in _PLACES else []
+        for members, joined in ((conjuncts, "LIST"), (places, kind)):
+            if not members or not all(t.i in widest for t in members):
+                continue
+            spans = [(first, last, kind)] + sorted(widest[t.i] for t in members)
+            if joined != "LIST" and any(k not in _PLACES for _, _, k in spans):
+                continue
+            if all(
+                a[1] < b[0] and all(doc[i].lower_ in _JOINING for i in range(a[1], b[0]))
+                for a, b in zip(spans, spans[1:])
+            ):
+                found.append((first, spans[-1][1], joined))
+    return found
+
+
 def _mentions(doc) -> list[Mention]:
     found: dict[tuple[int, int], Mention] = {}
     spans = (
@@ -190,11 +226,21 @@ def _mentions(doc) -> list[Mention]:
         + [(span, "FIGURE") for span in _figures(doc)]
         + [(chunk, "NP") for chunk in doc.noun_chunks]
     )
+    bounded = []
     for span, kind in spans:
         bounds = _trim(span)
         if bounds is None:
             continue
         first, last = bounds if kind == "FIGURE" else _whole_words(doc, *bounds)
+        bounded.append((first, last, kind))
+    widest: dict[int, tuple[int, int, str]] = {}  # by root token: the widest name or noun phrase
+    for first, last, kind in bounded:
+        if kind == "FIGURE":
+            continue
+        root = doc[first:last].root.i
+        if root not in widest or last - first > widest[root][1] - widest[root][0]:
+            widest[root] = (first, last, kind)
+    for first, last, kind in bounded + _coordinations(doc, widest):
         tokens = doc[first:last]
         if kind == "NP" and all(t.is_stop or t.pos_ in ("PRON", "DET") for t in tokens):
             continue

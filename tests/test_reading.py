@@ -102,6 +102,20 @@ def test_a_name_keeps_a_possessive_ending_that_owns_nothing():
     assert "Alexandra Popp" in found and "Alexandra Popp's" not in found
 
 
+def test_coordinated_names_and_a_place_in_its_larger_place_are_mentions():
+    (sentences,) = annotate(
+        [
+            "The festival opened Friday in Bergen, Norway, with a parade. Inspectors found listeria, salmonella and "
+            "E. coli in the samples. Maria Lopez and Tom Kent will host the show."
+        ]
+    )
+    found = {m.text: m.kind for s in sentences for m in s.mentions}
+    assert found["Bergen, Norway"] == "GPE", "a place with the larger place it is in"
+    assert found["listeria, salmonella and E. coli"] == found["Maria Lopez and Tom Kent"] == "LIST"
+    assert {"Bergen", "Norway", "salmonella", "Maria Lopez", "Tom Kent"} <= set(found), "the members stay"
+    assert not any(text.startswith("Friday") and text != "Friday" for text in found), "no list across a preposition"
+
+
 def test_an_annotation_stored_as_a_record_reads_back_the_same():
     text = KANSAS + " Officials in İstanbul said so.\n\n" + CAP
     (sentences,) = annotate([text])
