@@ -33,6 +33,11 @@ _KEPT_AT_END = frozenset({"%"})
 _PER = frozenset({"per", "a", "an"})
 # Words a noun phrase may start with that a short answer leaves out ("the Buffalo Bills" -> "Buffalo Bills").
 _LEADING = frozenset("the a an this that these those its their his her our some".split())
+# Quotation marks that open and close a quoted title or phrase (“Return of the Jedi”); a straight single quote is
+# left out: it is also an apostrophe.
+_QUOTES = {"“": "”", '"': '"', "‘": "’"}
+# The most words a quoted span may hold and be a title or a word someone used rather than a statement.
+QUOTED_WORDS = 6
 # Entity kinds of places: a place and the larger place it is in ("Oslo, Norway") are one answer.
 _PLACES = frozenset({"GPE", "LOC"})
 # Tokens that may stand between the members of a coordination ("Texas, Ohio and Kansas").
@@ -48,8 +53,8 @@ class Mention:
     end: int
     kind: str  # spaCy's entity label (PERSON, ORG, GPE, DATE, CARDINAL, ...), "FIGURE" for a number with or
     # without the noun it counts or the unit it is a rate of, "NAME" for a run of proper nouns that is no
-    # entity, "NP" for another noun phrase, or "LIST" for names or noun phrases coordinated
-    # ("Shell and BP")
+    # entity, "NP" for another noun phrase, "LIST" for names or noun phrases coordinated ("Shell and BP"), or
+    # "QUOTED" for a short span between quotation marks (a title)
     head: str  # lemma of the word that governs the span (its verb, or the noun it qualifies), lower case; a
     # preposition or a coordination between them is looked through ("visit" for "Taiwan" in "a visit to Taiwan")
     dep: str  # how it depends on that word: spaCy's dependency label of its root ("nsubj", "compound", "pobj")
@@ -187,6 +192,27 @@ def _proper_noun_runs(doc) -> list:
     return spans
 
 
+def _quoted(doc) -> list:
+    """Short spans between quotation marks (“Return of the Jedi”, the word of the year "authentic"): titles
+    and words someone used, which the entity recogniser cuts or misses. A comma or full stop before the
+    closing mark (“Everything Everywhere All at Once,”) is left out."""
+    spans = []
+    for sentence in doc.sents:
+        opened = None
+        for token in sentence:
+            if opened is not None and token.text == _QUOTES[doc[opened].text]:
+                first, last = opened + 1, token.i
+                while last > first and doc[last - 1].text in ",.":
+                    last -= 1
+                words = [t for t in doc[first:last] if not t.is_punct]
+                if words and len(words) <= QUOTED_WORDS:
+                    spans.append(doc[first:last])
+                opened = None
+            elif token.text in _QUOTES and opened is None:
+                opened = token.i
+    return spans
+
+
 def _coordinations(doc, widest: dict[int, tuple[int, int, str]]) -> list[tuple[int, int, str]]:
     """Names or noun phrases coordinated as one answer ("Jamie Lee Curtis and Lindsay Lohan", "salmonella and
     E. coli"), of kind "LIST", and a place with the larger place it is in ("Oslo, Norway"), of the first place's
@@ -225,17 +251,20 @@ def _mentions(doc) -> list[Mention]:
         + [(span, "NAME") for span in _proper_noun_runs(doc)]
         + [(span, "FIGURE") for span in _figures(doc)]
         + [(chunk, "NP") for chunk in doc.noun_chunks]
+        + [(span, "QUOTED") for span in _quoted(doc)]
     )
     bounded = []
     for span, kind in spans:
         bounds = _trim(span)
         if bounds is None:
             continue
+        if kind == "QUOTED":  # a title keeps its first word ("She Means Business")
+            bounds = (span.start, span.end)
         first, last = bounds if kind == "FIGURE" else _whole_words(doc, *bounds)
         bounded.append((first, last, kind))
     widest: dict[int, tuple[int, int, str]] = {}  # by root token: the widest name or noun phrase
     for first, last, kind in bounded:
-        if kind == "FIGURE":
+        if kind in ("FIGURE", "QUOTED"):
             continue
         root = doc[first:last].root.i
         if root not in widest or last - first > widest[root][1] - widest[root][0]:

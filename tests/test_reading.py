@@ -116,6 +116,16 @@ def test_coordinated_names_and_a_place_in_its_larger_place_are_mentions():
     assert not any(text.startswith("Friday") and text != "Friday" for text in found), "no list across a preposition"
 
 
+def test_short_quoted_spans_are_mentions_and_quoted_statements_are_not():
+    (quoted,) = annotate(
+        ['Critics praised “The Quiet Harbor,” a film by Ana Ruiz, and the dictionary chose "resilient" as its word.']
+    )
+    found = {m.text: m.kind for s in quoted for m in s.mentions}
+    assert found["The Quiet Harbor"] == found["resilient"] == "QUOTED", "the comma before the closing mark is left out"
+    (speech,) = annotate(["He said “we will never give up on this city no matter what the polls say” on Monday."])
+    assert not any(m.kind == "QUOTED" for s in speech for m in s.mentions), "a quoted statement is not a title"
+
+
 def test_an_annotation_stored_as_a_record_reads_back_the_same():
     text = KANSAS + " Officials in İstanbul said so.\n\n" + CAP
     (sentences,) = annotate([text])
