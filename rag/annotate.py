@@ -244,6 +244,22 @@ def _coordinations(doc, widest: dict[int, tuple[int, int, str]]) -> list[tuple[i
     return found
 
 
+def _of_phrases(doc, widest: dict[int, tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """A noun phrase with the noun phrase its "of" governs, as a noun phrase ("assassination of President
+    John F. Kennedy", "enticement of a minor"): the answer is often the whole. `widest` as for `_coordinations`;
+    the "of" must follow the first phrase, and nothing but a determiner stand between it and the second."""
+    found = []
+    for root, (first, last, kind) in widest.items():
+        if kind == "LIST":
+            continue
+        for prep in doc[root].children:
+            if prep.dep_ == "prep" and prep.lower_ == "of" and prep.i == last:
+                objects = [t for t in prep.children if t.dep_ == "pobj" and t.i in widest]
+                if objects and all(doc[i].lower_ in _LEADING for i in range(prep.i + 1, widest[objects[0].i][0])):
+                    found.append((first, widest[objects[0].i][1], "NP"))
+    return found
+
+
 def _mentions(doc) -> list[Mention]:
     found: dict[tuple[int, int], Mention] = {}
     spans = (
@@ -269,7 +285,7 @@ def _mentions(doc) -> list[Mention]:
         root = doc[first:last].root.i
         if root not in widest or last - first > widest[root][1] - widest[root][0]:
             widest[root] = (first, last, kind)
-    for first, last, kind in bounded + _coordinations(doc, widest):
+    for first, last, kind in bounded + _coordinations(doc, widest) + _of_phrases(doc, widest):
         tokens = doc[first:last]
         if kind == "NP" and all(t.is_stop or t.pos_ in ("PRON", "DET") for t in tokens):
             continue

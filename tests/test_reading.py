@@ -116,6 +116,13 @@ def test_coordinated_names_and_a_place_in_its_larger_place_are_mentions():
     assert not any(text.startswith("Friday") and text != "Friday" for text in found), "no list across a preposition"
 
 
+def test_a_noun_phrase_with_the_phrase_its_of_governs_is_a_mention():
+    (sentences,) = annotate(["The museum showed letters about the sinking of the Lusitania to Anna Berg."])
+    found = {m.text: m.kind for s in sentences for m in s.mentions}
+    assert found["sinking of the Lusitania"] == "NP" and "Lusitania" in found
+    assert not any(text.endswith("Anna Berg") and text != "Anna Berg" for text in found), "only an 'of' joins"
+
+
 def test_short_quoted_spans_are_mentions_and_quoted_statements_are_not():
     (quoted,) = annotate(
         ['Critics praised “The Quiet Harbor,” a film by Ana Ruiz, and the dictionary chose "resilient" as its word.']
