@@ -33,6 +33,15 @@ _KEPT_AT_END = frozenset({"%"})
 _PER = frozenset({"per", "a", "an"})
 # Words a noun phrase may start with that a short answer leaves out ("the Buffalo Bills" -> "Buffalo Bills").
 _LEADING = frozenset("the a an this that these those its their his her our some".split())
+# Quotation marks that open and close a quoted title or phrase (“Return of the Jedi”); a straight single quote is
+# left out: it is also an apostrophe.
+_QUOTES = {"“": "”", '"': '"', "‘": "’"}
+# The most words a quoted span may hold and be a title or a word someone used rather than a statement.
+QUOTED_WORDS = 6
+# Entity kinds of places: a place and the larger place it is in ("Oslo, Norway") are one answer.
+_PLACES = frozenset({"GPE", "LOC"})
+# Tokens that may stand between the members of a coordination ("Texas, Ohio and Kansas").
+_JOINING = frozenset({",", "and", "or", "&"})
 
 
 @dataclass(frozen=True)
@@ -44,7 +53,8 @@ class Mention:
     end: int
     kind: str  # spaCy's entity label (PERSON, ORG, GPE, DATE, CARDINAL, ...), "FIGURE" for a number with or
     # without the noun it counts or the unit it is a rate of, "NAME" for a run of proper nouns that is no
-    # entity, or "NP" for another noun phrase
+    # entity, "NP" for another noun phrase, "LIST" for names or noun phrases coordinated ("Shell and BP"), or
+    # "QUOTED" for a short span between quotation marks (a title)
     head: str  # lemma of the word that governs the span (its verb, or the noun it qualifies), lower case; a
     # preposition or a coordination between them is looked through ("visit" for "Taiwan" in "a visit to Taiwan")
     dep: str  # how it depends on that word: spaCy's dependency label of its root ("nsubj", "compound", "pobj")
@@ -107,16 +117,26 @@ def _import_spacy_without_torch():
 
 def _trim(span) -> tuple[int, int] | None:
     """Token bounds of a span without its leading determiners, its trailing punctuation (a percent sign
-    stays) and a trailing possessive ("Popp" for "Popp's"); None if empty."""
+    stays) and a trailing possessive ("Popp" for "Popp's"); None if empty. A possessive ending that owns
+    nothing is part of a name and stays, and is added when the span stops before it ("McDonald's announced")."""
     first, last = span.start, span.end
     doc = span.doc
     while first < last and (doc[first].lower_ in _LEADING or doc[first].is_punct or doc[first].pos_ == "PRON"):
         first += 1
     while last > first and (
-        (doc[last - 1].is_punct and doc[last - 1].text not in _KEPT_AT_END) or doc[last - 1].tag_ == "POS"
+        (doc[last - 1].is_punct and doc[last - 1].text not in _KEPT_AT_END)
+        or (doc[last - 1].tag_ == "POS" and not _names_ending(doc[last - 1]))
     ):
         last -= 1
+    if first < last < len(doc) and _names_ending(doc[last]) and first <= doc[last].head.i < last:
+        last += 1
     return (first, last) if first < last else None
+
+
+def _names_ending(token) -> bool:
+    """A possessive ending ("'s") whose word is no possessor: it ends a name ("McDonald's", "Trader Joe's
+    recalled"), not one of "Popp's goal"."""
+    return token.tag_ == "POS" and token.head.dep_ != "poss" and token.head.pos_ == "PROPN"
 
 
 def _whole_words(doc, first: int, last: int) -> tuple[int, int]:
@@ -172,6 +192,74 @@ def _proper_noun_runs(doc) -> list:
     return spans
 
 
+def _quoted(doc) -> list:
+    """Short spans between quotation marks (“Return of the Jedi”, the word of the year "authentic"): titles
+    and words someone used, which the entity recogniser cuts or misses. A comma or full stop before the
+    closing mark (“Everything Everywhere All at Once,”) is left out."""
+    spans = []
+    for sentence in doc.sents:
+        opened = None
+        for token in sentence:
+            if opened is not None and token.text == _QUOTES[doc[opened].text]:
+                first, last = opened + 1, token.i
+                while last > first and doc[last - 1].text in ",.":
+                    last -= 1
+                words = [t for t in doc[first:last] if not t.is_punct]
+                if words and len(words) <= QUOTED_WORDS:
+                    spans.append(doc[first:last])
+                opened = None
+            elif token.text in _QUOTES and opened is None:
+                opened = token.i
+    return spans
+
+
+def _coordinations(doc, widest: dict[int, tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Names or noun phrases coordinated as one answer ("Jamie Lee Curtis and Lindsay Lohan", "salmonella and
+    E. coli"), of kind "LIST", and a place with the larger place it is in ("Oslo, Norway"), of the first place's
+    kind. `widest` holds the widest mention span (token bounds, kind) of each root token; the members' spans
+    must stand apart by nothing but commas and "and"/"or"."""
+    found = []
+    for root, (first, last, kind) in widest.items():
+        token = doc[root]
+        if token.dep_ == "conj":
+            continue
+        conjuncts, todo = [], [token]
+        while todo:  # "A, B and C": B hangs on A, C on B or on A
+            for child in todo.pop().children:
+                if child.dep_ == "conj":
+                    conjuncts.append(child)
+                    todo.append(child)
+        places = [t for t in token.children if t.dep_ == "appos"] if kind in _PLACES else []
+        for members, joined in ((conjuncts, "LIST"), (places, kind)):
+            if not members or not all(t.i in widest for t in members):
+                continue
+            spans = [(first, last, kind)] + sorted(widest[t.i] for t in members)
+            if joined != "LIST" and any(k not in _PLACES for _, _, k in spans):
+                continue
+            if all(
+                a[1] < b[0] and all(doc[i].lower_ in _JOINING for i in range(a[1], b[0]))
+                for a, b in zip(spans, spans[1:])
+            ):
+                found.append((first, spans[-1][1], joined))
+    return found
+
+
+def _of_phrases(doc, widest: dict[int, tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """A noun phrase with the noun phrase its "of" governs, as a noun phrase ("assassination of President
+    John F. Kennedy", "enticement of a minor"): the answer is often the whole. `widest` as for `_coordinations`;
+    the "of" must follow the first phrase, and nothing but a determiner stand between it and the second."""
+    found = []
+    for root, (first, last, kind) in widest.items():
+        if kind == "LIST":
+            continue
+        for prep in doc[root].children:
+            if prep.dep_ == "prep" and prep.lower_ == "of" and prep.i == last:
+                objects = [t for t in prep.children if t.dep_ == "pobj" and t.i in widest]
+                if objects and all(doc[i].lower_ in _LEADING for i in range(prep.i + 1, widest[objects[0].i][0])):
+                    found.append((first, widest[objects[0].i][1], "NP"))
+    return found
+
+
 def _mentions(doc) -> list[Mention]:
     found: dict[tuple[int, int], Mention] = {}
     spans = (
@@ -179,12 +267,25 @@ def _mentions(doc) -> list[Mention]:
         + [(span, "NAME") for span in _proper_noun_runs(doc)]
         + [(span, "FIGURE") for span in _figures(doc)]
         + [(chunk, "NP") for chunk in doc.noun_chunks]
+        + [(span, "QUOTED") for span in _quoted(doc)]
     )
+    bounded = []
     for span, kind in spans:
         bounds = _trim(span)
         if bounds is None:
             continue
+        if kind == "QUOTED":  # a title keeps its first word ("She Means Business")
+            bounds = (span.start, span.end)
         first, last = bounds if kind == "FIGURE" else _whole_words(doc, *bounds)
+        bounded.append((first, last, kind))
+    widest: dict[int, tuple[int, int, str]] = {}  # by root token: the widest name or noun phrase
+    for first, last, kind in bounded:
+        if kind in ("FIGURE", "QUOTED"):
+            continue
+        root = doc[first:last].root.i
+        if root not in widest or last - first > widest[root][1] - widest[root][0]:
+            widest[root] = (first, last, kind)
+    for first, last, kind in bounded + _coordinations(doc, widest) + _of_phrases(doc, widest):
         tokens = doc[first:last]
         if kind == "NP" and all(t.is_stop or t.pos_ in ("PRON", "DET") for t in tokens):
             continue

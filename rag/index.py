@@ -55,7 +55,10 @@ log = logging.getLogger("rag")
 #    "a visit to Taiwan"), no longer the preposition itself.
 # 8: runs of proper nouns are mentions ("Cleveland Browns"), and figures with the unit they are a rate of
 #    ("$4 per gallon"); a mention ends before a possessive ("Popp" for "Popp's").
-FORMAT_VERSION = 8
+# 9: a name keeps a possessive ending that owns nothing ("McDonald's announced"); coordinations ("Shell and BP"),
+#    a place in its larger place ("Bergen, Norway"), short quoted spans (titles) and a noun phrase with the one
+#    its "of" governs ("assassination of John F. Kennedy") are mentions.
+FORMAT_VERSION = 9
 # The manifest's corpus columns, packed: a question reads 100,000 files' in milliseconds (as JSON: 50 ms).
 CORPUS_TABLE = "corpus.npz"
 # One line of JSON per chunk (`annotate.to_record`), and the byte offset where each line starts (and the end).

@@ -128,6 +128,44 @@ def test_mentions_are_entities_noun_phrases_and_figures_without_leading_articles
     assert {"Alexandra Popp", "Donald Trump"} <= found and not any(t.endswith("s") for t in found if "Popp" in t)
 
 
+def test_a_name_keeps_a_possessive_ending_that_owns_nothing():
+    (names,) = annotate(["McDonald's announced Thursday that Alexandra Popp's goal was the best."])
+    found = {m.text for s in names for m in s.mentions}
+    assert "McDonald's" in found and "McDonald" not in found, "the company's name, not a possessor"
+    assert "Alexandra Popp" in found and "Alexandra Popp's" not in found
+
+
+def test_coordinated_names_and_a_place_in_its_larger_place_are_mentions():
+    (sentences,) = annotate(
+        [
+            "The festival opened Friday in Bergen, Norway, with a parade. Inspectors found listeria, salmonella and "
+            "E. coli in the samples. Maria Lopez and Tom Kent will host the show."
+        ]
+    )
+    found = {m.text: m.kind for s in sentences for m in s.mentions}
+    assert found["Bergen, Norway"] == "GPE", "a place with the larger place it is in"
+    assert found["listeria, salmonella and E. coli"] == found["Maria Lopez and Tom Kent"] == "LIST"
+    assert {"Bergen", "Norway", "salmonella", "Maria Lopez", "Tom Kent"} <= set(found), "the members stay"
+    assert not any(text.startswith("Friday") and text != "Friday" for text in found), "no list across a preposition"
+
+
+def test_a_noun_phrase_with_the_phrase_its_of_governs_is_a_mention():
+    (sentences,) = annotate(["The museum showed letters about the sinking of the Lusitania to Anna Berg."])
+    found = {m.text: m.kind for s in sentences for m in s.mentions}
+    assert found["sinking of the Lusitania"] == "NP" and "Lusitania" in found
+    assert not any(text.endswith("Anna Berg") and text != "Anna Berg" for text in found), "only an 'of' joins"
+
+
+def test_short_quoted_spans_are_mentions_and_quoted_statements_are_not():
+    (quoted,) = annotate(
+        ['Critics praised “The Quiet Harbor,” a film by Ana Ruiz, and the dictionary chose "resilient" as its word.']
+    )
+    found = {m.text: m.kind for s in quoted for m in s.mentions}
+    assert found["The Quiet Harbor"] == found["resilient"] == "QUOTED", "the comma before the closing mark is left out"
+    (speech,) = annotate(["He said “we will never give up on this city no matter what the polls say” on Monday."])
+    assert not any(m.kind == "QUOTED" for s in speech for m in s.mentions), "a quoted statement is not a title"
+
+
 def test_an_annotation_stored_as_a_record_reads_back_the_same():
     text = KANSAS + " Officials in İstanbul said so.\n\n" + CAP
     (sentences,) = annotate([text])
