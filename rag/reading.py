@@ -99,7 +99,9 @@ class AskedFor:
 
 _WH = re.compile(
     r"\bhow (?P<how>many|much)(?:\s+(?P<counted>(?:[\w'-]+\s+){0,2}[\w'-]+))?|\b(?P<when>when|what time|in what year)\b|\b(?P<where>where)\b"
-    r"|\b(?P<who>who|whom|whose)\b|\b(?:which|what)\s+(?P<noun>(?:[\w'-]+\s+){0,3}[\w'-]+)"
+    r"|\b(?P<who>who|whom|whose)\b"
+    # "what was the record price" asks as "which record price" does
+    r"|\b(?:which|what)\s+(?:(?:is|was|are|were)\s+(?:the|an?)\s+)?(?P<noun>(?:[\w'-]+\s+){0,3}[\w'-]+)"
 )
 
 
@@ -117,7 +119,8 @@ def answer_type(question: str) -> AskedFor:
     with which group?") that does not open a relative clause ("… born to parents who were not married",
     when another asks); an earlier sentence is read when the last asks nothing. A last sentence left open
     ("… breaking a record set by:") with no question word of its own asks for the words that finish it."""
-    sentences = [s.text.lower() for s in split_sentences(_QUOTES.sub("", question))] or [question.lower()]
+    plain = _QUOTES.sub("", question).replace("’", "'")
+    sentences = [s.text.lower() for s in split_sentences(plain)] or [plain.lower()]
     last = sentences[-1]
     found = list(_WH.finditer(last))
     asking = [m for m in found if not _opens_relative_clause(last, m)]
@@ -168,14 +171,14 @@ def _asked_for(text: str, found: re.Match) -> AskedFor:
     for name in ("when", "where", "who"):
         if found[name]:
             return AskedFor(name, **context)
-    # the asked type is read from the naming words only ("which movie won a number of …" asks for no number)
-    words = [_POSSESSIVE.sub("", w) for w in (phrase or named).split()]
-    for word in words:
+    # The asked type is read from the naming words only ("which movie won a number of …" asks for no number),
+    # the last first: it is the noun the others qualify ("which country music star" asks for a person).
+    words = [w for w in (_POSSESSIVE.sub("", w) for w in (phrase or named).split()) if w not in FUNCTION_WORDS]
+    for word in reversed(words):
         for form in (word, re.sub(r"ies$", "y", word), re.sub(r"e?s$", "", word)):
             if form in _FOCUS_OF:
                 return AskedFor(f"which_{_FOCUS_OF[form]}", _stem(word), phrase or None, **context)
-    words = [w for w in words if w not in FUNCTION_WORDS]
-    return AskedFor("which_thing", _stem(words[0]) if words else None, phrase or None, **context)
+    return AskedFor("which_thing", _stem(words[-1]) if words else None, phrase or None, **context)
 
 
 def _prefix_length(text: str, words: int) -> int:
@@ -189,10 +192,11 @@ _POSSESSIVE = re.compile(r"['’]s$")
 
 def _naming_words(text: str) -> str:
     """The words after "which", "what" or "how many" that name the asked thing: those before the first
-    function word, up to a possessive ("which state's voters" -> "state")."""
+    function word or participle ("which property owned by" -> "property"), up to a possessive ("which
+    state's voters" -> "state")."""
     named = []
     for word in text.split():
-        if word in FUNCTION_WORDS:
+        if word in FUNCTION_WORDS or (named and word.endswith("ed")):
             break
         named.append(_POSSESSIVE.sub("", word))
         if named[-1] != word:

@@ -60,8 +60,9 @@ def passage(text: str, n: int = 1, group: str | None = None) -> Passage:
         ("He was the most wanted terrorist, who was associated with which group?", "which_organization", "group"),
         ("Shops are struggling to stock which condiment?", "which_thing", "condi"),
         ("What share of babies were born to parents who were not married?", "which_number", "share"),
-        ("The actress died on Sunday. Which “Star Trek” character did she play?", "which_person", "star"),
+        ("The actress died on Sunday. Which “Star Trek” character did she play?", "which_person", "chara"),
         ("The blaze was started by a hiker who was trying to:", "complete", None),
+        ("What was the record average price of gas, set in June?", "which_number", "price"),
     ],
 )
 def test_answer_type_reads_the_last_question_word(question, asked, focus):
