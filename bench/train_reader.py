@@ -46,9 +46,11 @@ from rag.reading import (
 from rag.retrieval import DEFAULT_K, Passage, reciprocal_rank_fusion
 
 KEYWORD_POOL = 12
-# Abstain below the highest score under which the best candidates were right at most this often on train
-# (0: never, on the train questions used).
-LOW_PRECISION = 0.0
+# Abstain below the highest score under which the best candidates of train questions held out from the fit were
+# right at most this often (0 would rest on the one lowest-scored right answer: 0.0 or 0.1 by the folds).
+LOW_PRECISION = 0.02
+# The threshold is chosen on scores of questions held out from the ranker's fit, in this many folds.
+THRESHOLD_FOLDS = 2
 # A passage holding less of the question's words than the passages of this share of train's right answers
 # is not about the question.
 PASSAGE_OVERLAP_QUANTILE = 0.01
@@ -291,6 +293,21 @@ def best_per_question(records: list[dict], candidates: dict[str, list[Candidate]
     return out
 
 
+def held_out_best(records: list[dict], candidates: dict[str, list[Candidate]], fitter, floor: float) -> list[tuple]:
+    """`best_per_question` for every question by a ranker fitted without it (`THRESHOLD_FOLDS`-fold): a ranker
+    scores the questions it was fitted on higher than new ones, so a threshold chosen on those would abstain
+    on new questions it could answer."""
+    shuffled = list(records)
+    random.Random(SEED).shuffle(shuffled)
+    best = []
+    for fold in range(THRESHOLD_FOLDS):
+        held_out = shuffled[fold::THRESHOLD_FOLDS]
+        fitted_on = [r for i, r in enumerate(shuffled) if i % THRESHOLD_FOLDS != fold]
+        ranker = replace(fitter(fitted_on, candidates), min_passage_overlap=floor)
+        best += best_per_question(held_out, candidates, ranker)
+    return best
+
+
 def choose_threshold(best: list[tuple], low_precision: float = LOW_PRECISION) -> float:
     """The highest score below which the best candidates were right at most `low_precision` of the time."""
     ordered = sorted(best)
@@ -321,7 +338,8 @@ def write_weights(ranker: Ranker, found: dict, model: str) -> None:
     data = {
         "about": f"rag/reading.py's candidate ranker: {kind} learned by `python -m bench train-reader --model "
         f"{model}` on RealTimeQA train questions (each with its own articles). Below `threshold` the best "
-        f"candidates were right at most {LOW_PRECISION:.0%} of the time on train: abstain. Passages holding less "
+        f"candidates of train questions held out from the fit ({THRESHOLD_FOLDS}-fold) were right at most "
+        f"{LOW_PRECISION:.0%} of the time: abstain. Passages holding less "
         f"than `min_passage_overlap` of the question (where {PASSAGE_OVERLAP_QUANTILE:.0%} of train's right "
         "answers are) give no candidate. A loaded model's vote weighs `model_weights[name]` (learned on train "
         "by `python -m bench model-vote`), `model_weight` for a model not learned.",
@@ -381,10 +399,11 @@ def run(argv: list[str] | None = None) -> list[Figure]:
         vectors = CachedEmbedder(embedder, args.scratch / f"{name}-vectors.pkl")
         candidates = cached_candidates(records, passages, args.scratch / f"{name}-candidates.pkl", vectors)
         sets[name] = ([r for r in records if r["id"] in candidates], candidates)
-    ranker = fit_trees(*sets["train"]) if args.model == "trees" else fit(*sets["train"])
+    fitter = fit_trees if args.model == "trees" else fit
+    ranker = fitter(*sets["train"])
     floor = passage_overlap_floor(*sets["train"])
     ranker = replace(ranker, min_passage_overlap=floor)
-    threshold = choose_threshold(best_per_question(*sets["train"], ranker))
+    threshold = choose_threshold(held_out_best(*sets["train"], fitter, floor))
     ranker = replace(ranker, threshold=threshold)
     found = {name: figures(best_per_question(*sets[name], ranker), threshold) for name in sets}
     if args.write:
