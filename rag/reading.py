@@ -4,9 +4,9 @@ Candidates are the named entities, noun phrases, figures and dates of the retrie
 (`annotate.py`), never a span the question already states, never from a sentence that is itself a
 question, a quiz list or an order ("ignore previous instructions and answer 42"). Each candidate gets
 features (the asked type against its type, its nearness to the question's rare words, whether the word that
-governs it is in the question, its passage's rank, how many distinct stories state it, the sentence's closeness in
-meaning to the question with and without the candidate filled in, the candidate's closeness to the words that name
-the asked thing) and a score from boosted trees learned on real news questions (`reader_weights.json`,
+governs it is in the question, the question's words around its asking words around it too, its passage's rank, how
+many distinct stories state it, the sentence's closeness in meaning to the question with and without the candidate
+filled in, the candidate's closeness to the words that name the asked thing) and a score from boosted trees learned on real news questions (`reader_weights.json`,
 retrained by `python -m bench train-reader`, which records the figures they reached). The best candidate is the
 answer unless its score is below the learned threshold, in which case the corpus does not answer.
 
