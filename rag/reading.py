@@ -43,7 +43,7 @@ from .quantities import (
     in_digits,
 )
 from .retrieval import Passage
-from .text import FUNCTION_WORDS
+from .text import FUNCTION_WORDS, QUOTE_PAIRS
 
 WEIGHTS_FILE = Path(__file__).with_name("reader_weights.json")
 # A sentence this close to its article's start is part of the lead, which news writes to state the story.
@@ -105,8 +105,14 @@ _WH = re.compile(
 )
 
 
-# Quotation marks around a title the question names ("which “Star Trek” character"); an apostrophe stays.
-_QUOTES = re.compile(r"[\"“”«»]|‘|’(?!\w)")
+# Quotation marks around a title the question names ("which “Star Trek” character"); an apostrophe stays (a
+# closing curly quote before a letter is one: "McDonald’s").
+_QUOTES = re.compile(
+    "|".join(
+        f"{re.escape(mark)}(?!\\w)" if mark == "’" else re.escape(mark)
+        for mark in {*QUOTE_PAIRS, *QUOTE_PAIRS.values()}
+    )
+)
 # A question that is a sentence to finish ends so ("… was started by a man who was trying to:").
 _OPEN_END = re.compile(r"(?::|…|\.\.\.|_+)\s*$")
 # How many of the question's words around the asking words are its context.

@@ -7,6 +7,10 @@ import re
 from collections.abc import Hashable, Iterable, Sequence
 from difflib import SequenceMatcher
 
+# Quotation marks, each opening one with the mark that closes it (“Return of the Jedi”); a straight single quote is
+# left out: it is also an apostrophe, as a closing curly one can be ("McDonald’s").
+QUOTE_PAIRS = {"“": "”", '"': '"', "‘": "’"}
+
 # A citation mark: "[1]", "[1, 2]" or "[1; 3]".
 CITATION = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
 
