@@ -8,8 +8,8 @@ governs it is in the question, the question's words around its asking words arou
 many distinct stories state it, the sentence's closeness in meaning to the question with and without the candidate
 filled in, the candidate's closeness to the words that name the asked thing) and a score from boosted trees learned
 on real news questions (`reader_weights.json`, retrained by `python -m bench train-reader`, which records the
-figures they reached). The best candidate is the
-answer unless its score is below the learned threshold, in which case the corpus does not answer.
+figures they reached). The best candidate is the answer unless its score is below the learned threshold, in which
+case the corpus does not answer.
 
 A loaded model only scores: it is shown the question and each top candidate's sentence and gives the
 log-likelihood of the candidate as the answer; it can never state a word no source states.
@@ -129,13 +129,12 @@ def answer_type(question: str) -> AskedFor:
     plain = _QUOTES.sub("", question).replace("’", "'")
     sentences = [s.text.lower() for s in split_sentences(plain)] or [plain.lower()]
     last = sentences[-1]
-    found = list(_WH.finditer(last))
-    asking = [m for m in found if not _opens_relative_clause(last, m)]
-    if not asking and _OPEN_END.search(last):
-        return AskedFor("complete", before=_context_stems(last)[-CONTEXT_WORDS:])
     for text in (last, " ".join(sentences)):
         found = list(_WH.finditer(text))
         asking = [m for m in found if not _opens_relative_clause(text, m)]
+        # an open last sentence is decided on the first pass: the whole question is read only if it is not open
+        if not asking and _OPEN_END.search(last):
+            return AskedFor("complete", before=_context_stems(last)[-CONTEXT_WORDS:])
         if found:
             return _asked_for(text, (asking or found)[-1])
     return AskedFor("which_thing")
