@@ -134,7 +134,7 @@ class Pair:
 
 
 def figure_at(mentions: list[guard._Mention], passages: list[Passage], name: str, start: int, end: int) -> int | None:
-    """The figure at these offsets; None when the guard leaves it out (`rag.guard._how_reported`:
+    """The figure at these offsets; None when the guard leaves it out (`rag.quantities.how_reported`:
     a dateline, the day an unnamed source spoke)."""
     for i, m in enumerate(mentions):
         if m.passage.source == name and m.quantity.figure[0] + m.passage.start < end:

@@ -11,8 +11,8 @@ for one quantity when kind, unit, rate and modality agree and each is the other'
 enough by a model learned on labelled pairs (`pair_features`: the cosine of their clauses with the
 figure masked, the names their sentences, passages and subjects share, the words next to them, their
 titles, how far apart the articles were published, the other figures their passages and sentences
-share, the month or weekday two dates both name); a figure of what the question asks for is also matched with another document's that answers
-the question as well. One quantity with different values in the same period is a conflict; in
+share, the month or weekday two dates both name); a figure of what the question asks for is also matched
+with another document's that answers the question as well. One quantity with different values in the same period is a conflict; in
 different periods it is a timeline (status "changed").
 Dates are compared across outlets too, resolved to the calendar at the precision the text gives:
 two dates of one event (aligned the same way) disagree when they cannot be the same day.
