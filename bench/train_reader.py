@@ -3,8 +3,9 @@
     python -m bench train-reader [--questions N] [--train-dir DIR] [--dev-dir DIR] [--scratch DIR]
 
 Every train question comes with its own ~10 search-hit articles, so no global index is built: each
-question's articles are chunked as the index would chunk them, ranked by BM25, the best `KEYWORD_POOL`
-re-ranked by the embedder and fused by reciprocal rank, and the top `DEFAULT_K` become its passages.
+question's articles are chunked as the index would chunk them and searched as an index is searched (by date,
+BM25 and the embedder fused by reciprocal rank; `question_passages`), and the top `DEFAULT_K` become its
+passages.
 The reader then extracts candidates and their features exactly as it does when answering; a candidate's
 label is whether an `accept` string appears in it as a short answer states it (`Candidate.answer`, figures
 in digits; `rag.evaluation.contains`, the scoring rule).
@@ -43,7 +44,7 @@ from rag.reading import (
     find_candidates,
     rank,
 )
-from rag.retrieval import DEFAULT_K, Passage, reciprocal_rank_fusion
+from rag.retrieval import DEFAULT_K, Passage, recent_since, reciprocal_rank_fusion
 
 KEYWORD_POOL = 12
 # Abstain below the highest score under which the best candidates of train questions held out from the fit were
@@ -71,7 +72,9 @@ ANNOTATE_BATCH = 500
 
 
 def question_passages(record: dict, corpus: Path, embedder, k: int = DEFAULT_K) -> list[Passage]:
-    """The question's top-k passages among its own articles (BM25, then a dense re-rank of the best)."""
+    """The question's top-k passages among its own articles, searched as `rag.retrieval.retrieve` searches
+    an index: articles published after `as_of` left out, and the recent ones (`recent_since`) searched again
+    and fused; each search is BM25, then a dense re-rank of its best `KEYWORD_POOL`."""
     import bm25s
 
     files = [corpus / name for name in record["articles"] if (corpus / name).exists()]
@@ -85,16 +88,26 @@ def question_passages(record: dict, corpus: Path, embedder, k: int = DEFAULT_K) 
         bm25s.tokenize([c.text for _, c in chunks], stopwords="en", show_progress=False), show_progress=False
     )
     tokens = bm25s.tokenize([record["question"]], stopwords="en", show_progress=False)
-    pool = min(KEYWORD_POOL, len(chunks))
-    ids, scores = retriever.retrieve(tokens, k=pool, show_progress=False, n_threads=1)
-    keyword = [(int(i), float(s)) for i, s in zip(ids[0], scores[0])]
-    vectors = embedder.embed([record["question"]] + [chunks[i][1].text for i, _ in keyword])
-    dense = sorted(((i, float(v @ vectors[0])) for (i, _), v in zip(keyword, vectors[1:])), key=lambda p: -p[1])
-    passages = []
-    for item, score in reciprocal_rank_fusion(dense, [p for p in keyword if p[1] > 0])[:k]:
-        doc, chunk = chunks[item]
-        passages.append(Passage.of(doc, chunk, score))
-    return passages
+    ids, scores = retriever.retrieve(tokens, k=len(chunks), show_progress=False, n_threads=1)
+    matching = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if s > 0]
+    question_vector = embedder.embed([record["question"]])[0]
+
+    def search(allowed: set[int]) -> list[list[tuple[int, float]]]:
+        keyword = [pair for pair in matching if pair[0] in allowed][:KEYWORD_POOL]
+        if not keyword:
+            return []
+        vectors = embedder.embed([chunks[i][1].text for i, _ in keyword])
+        dense = sorted(((i, float(v @ question_vector)) for (i, _), v in zip(keyword, vectors)), key=lambda p: -p[1])
+        return [dense, keyword]
+
+    as_of = date.fromisoformat(record["as_of"]) if record.get("as_of") else None
+    days = [date.fromisoformat(doc.date) if doc.date else None for doc, _ in chunks]
+    published = {i for i, day in enumerate(days) if as_of is None or day is None or day <= as_of}
+    rankings = search(published)
+    since = recent_since(record["question"], as_of) if as_of else None
+    if since is not None:
+        rankings += search({i for i in published if days[i] is not None and days[i] >= since})
+    return [Passage.of(*chunks[item], score) for item, score in reciprocal_rank_fusion(*rankings)[:k]]
 
 
 def _size_and_time(path: Path) -> tuple[int, int]:

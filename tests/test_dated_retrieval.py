@@ -1,5 +1,5 @@
 """Dated retrieval with the fake embedder: articles published after the day asked are left out, recent
-ones are preferred for "this week" questions, and a bad as-of date is one clear error. Made-up pages."""
+ones are preferred unless the question asks about an older time, and a bad as-of date is one clear error. Made-up pages."""
 
 import dataclasses
 import json
@@ -12,7 +12,7 @@ from rag.cli import format_answer, main
 from rag.errors import QuestionError
 from rag.evaluation import parse_case
 from rag.index import update_index
-from rag.retrieval import retrieve
+from rag.retrieval import recent_since, retrieve
 
 AS_OF = date(2031, 3, 14)
 PAGES = {
@@ -72,12 +72,23 @@ def test_articles_published_after_as_of_are_left_out_undated_ones_kept(dated):
     assert sources(retrieve(index, embedder, question, k=4, as_of=date(2019, 1, 1))) == ["undated.txt"]
 
 
-def test_a_this_week_question_prefers_the_articles_of_that_week(dated):
+def test_a_question_prefers_the_articles_of_its_week_unless_it_asks_about_an_older_time(dated):
     _, _, index, embedder = dated
-    plain = retrieve(index, embedder, "Did the harbour swing bridge reopen to traffic?", k=2, as_of=AS_OF)
-    this_week = retrieve(index, embedder, "Did the harbour swing bridge reopen to traffic this week?", k=2, as_of=AS_OF)
-    assert sources(plain)[0] == "old.txt"
-    assert sources(this_week)[0] == "recent.txt"
+    question = "Did the harbour swing bridge reopen to traffic"
+    assert sources(retrieve(index, embedder, f"{question}?", k=2, as_of=AS_OF))[0] == "recent.txt"
+    assert sources(retrieve(index, embedder, f"{question} this week?", k=2, as_of=AS_OF))[0] == "recent.txt"
+    assert sources(retrieve(index, embedder, f"{question} in 2020?", k=2, as_of=AS_OF))[0] == "old.txt"
+    # Without a day asked, nothing is preferred.
+    assert sources(retrieve(index, embedder, f"{question}?", k=2))[0] == "old.txt"
+
+
+def test_the_recent_articles_a_question_prefers_start_at_its_period_or_a_week_back():
+    asked = date(2031, 3, 14)
+    assert recent_since("Who won the race?", asked) == date(2031, 3, 8)
+    assert recent_since("Who won the race yesterday?", asked) == date(2031, 3, 13)
+    assert recent_since("Who won the race last month?", asked) == date(2031, 2, 1)
+    assert recent_since("Who will win the race in 2032?", asked) == date(2031, 3, 8)
+    assert recent_since("Who won the race in 2019?", asked) is None
 
 
 def test_the_answer_records_its_as_of_day_and_cites_dated_passages(dated, fake_embedder):
