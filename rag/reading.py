@@ -101,6 +101,8 @@ class AskedFor:
 _WH = re.compile(
     r"\bhow (?P<how>many|much)(?:\s+(?P<counted>(?:[\w'-]+\s+){0,2}[\w'-]+))?|\b(?P<when>when|what time|in what year)\b|\b(?P<where>where)\b"
     r"|\b(?P<who>who|whom|whose)\b"
+    # "how old", "how long": a measure, asked as "what age", "what length" are
+    r"|\bhow (?P<measure>old|long|far|tall|high|big|large|fast|often|deep|heavy|wide)\b"
     # "what was the record price" asks as "which record price" does
     r"|\b(?:which|what)\s+(?:(?:is|was|are|were)\s+(?:the|an?)\s+)?(?P<noun>(?:[\w'-]+\s+){0,3}[\w'-]+)"
 )
@@ -174,6 +176,8 @@ def _asked_for(text: str, found: re.Match) -> AskedFor:
     }
     if found["how"]:
         return AskedFor(f"how_{found['how']}", _stem(phrase.split()[0]) if phrase else None, phrase or None, **context)
+    if found["measure"]:
+        return AskedFor("which_number", _stem(found["measure"]), found["measure"], **context)
     for name in ("when", "where", "who"):
         if found[name]:
             return AskedFor(name, **context)

@@ -63,6 +63,8 @@ def passage(text: str, n: int = 1, group: str | None = None) -> Passage:
         ("The actress died on Sunday. Which “Star Trek” character did she play?", "which_person", "chara"),
         ("The blaze was started by a hiker who was trying to:", "complete", None),
         ("What was the record average price of gas, set in June?", "which_number", "price"),
+        ("The lighthouse keeper, who retired in May, turned a year older. How old is he?", "which_number", "old"),
+        ("How long did the ferry strike last?", "which_number", "long"),
     ],
 )
 def test_answer_type_reads_the_last_question_word(question, asked, focus):
