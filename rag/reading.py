@@ -442,9 +442,12 @@ FILLED_CANDIDATE_WEIGHT = 2.0
 
 def _recency(published: date | None, now: date | None, newest: date | None) -> dict[str, float]:
     """How recent a passage's article is: 1 on the day the question is asked (or of the newest passage, when
-    that is earlier), 0.5 a week before, and whether it is the newest of the passages; nothing when undated."""
+    that is earlier), 0.5 a week before, and whether it is the newest of the passages. An undated article
+    counts as of that day: nothing says it is older, and the ranker learned on dated articles only, so
+    features left out would read as the oldest article there is (an undated article's plain answer fell
+    below the abstention threshold so)."""
     if published is None or now is None:
-        return {}
+        return {"recency": 1.0, "newest": 1.0}
     return {"recency": 1 / (1 + max(0, (now - published).days) / 7), "newest": float(published == newest)}
 
 

@@ -278,6 +278,13 @@ def test_a_passage_says_how_recent_its_article_is_on_the_day_asked():
     assert (found["Geneva"].features["recency"], found["Geneva"].features["newest"]) == (1.0, 1.0)
     assert (found["Vienna"].features["recency"], found["Vienna"].features["newest"]) == (0.5, 0.0)
     assert found["Paris"].features["recency"] < 0.01
+    # An undated article counts as of that day (the ranker learned on dated articles only: left out, its
+    # recency would read as the oldest there is).
+    undated = passage("Oslo hosted the climate summit.", 4)
+    found = {c.text: c for c in find_candidates(question, [*passages, undated], FakeEmbedder(), date(2024, 3, 8))}
+    assert (found["Oslo"].features["recency"], found["Oslo"].features["newest"]) == (1.0, 1.0)
+    alone = {c.text: c for c in find_candidates(question, [undated], FakeEmbedder(), None)}
+    assert (alone["Oslo"].features["recency"], alone["Oslo"].features["newest"]) == (1.0, 1.0)
 
 
 def test_a_governing_word_meets_the_question_word_the_passages_lemmatise_to_it():
