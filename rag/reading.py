@@ -101,7 +101,7 @@ class AskedFor:
 _WH = re.compile(
     r"\bhow (?P<how>many|much)(?:\s+(?P<counted>(?:[\w'-]+\s+){0,2}[\w'-]+))?|\b(?P<when>when|what time|in what year)\b|\b(?P<where>where)\b"
     r"|\b(?P<who>who|whom|whose)\b"
-    # "how old", "how long": a measure, asked as "what age", "what length" are
+    # "how old", "how long" and other measures ask for a number, as "what age" does
     r"|\bhow (?P<measure>old|long|far|tall|high|big|large|fast|often|deep|heavy|wide)\b"
     # "what was the record price" asks as "which record price" does
     r"|\b(?:which|what)\s+(?:(?:is|was|are|were)\s+(?:the|an?)\s+)?(?P<noun>(?:[\w'-]+\s+){0,3}[\w'-]+)"
@@ -444,8 +444,8 @@ def _recency(published: date | None, now: date | None, newest: date | None) -> d
     """How recent a passage's article is: 1 on the day the question is asked (or of the newest passage, when
     that is earlier), 0.5 a week before, and whether it is the newest of the passages. An undated article
     counts as of that day: nothing says it is older, and the ranker learned on dated articles only, so
-    features left out would read as the oldest article there is (an undated article's plain answer fell
-    below the abstention threshold so)."""
+    features left out would read as the oldest article there is (so an undated article's plain answer fell
+    below the abstention threshold)."""
     if published is None or now is None:
         return {"recency": 1.0, "newest": 1.0}
     return {"recency": 1 / (1 + max(0, (now - published).days) / 7), "newest": float(published == newest)}
