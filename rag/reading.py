@@ -44,7 +44,7 @@ from .quantities import (
     in_digits,
 )
 from .retrieval import Passage
-from .text import FUNCTION_WORDS, QUOTE_PAIRS
+from .text import FUNCTION_WORDS, QUOTE_PAIRS, content_words
 
 WEIGHTS_FILE = Path(__file__).with_name("reader_weights.json")
 # A sentence this close to its article's start is part of the lead, which news writes to state the story.
@@ -219,19 +219,6 @@ def _stem(word: str) -> str:
 
 
 # --- candidates and their features -----------------------------------------------------------------
-
-
-# Initials, with or without a space after their dots ("J. K." / "J.K."), and "U.S." read as one word.
-_INITIAL = re.compile(r"\b([^\W\d_])\.\s?(?=[^\W\d_]\b)")
-
-
-def content_words(text: str) -> set[str]:
-    """Meaningful words cut to a 5-letter stem, so 'Russian' meets 'Russia' and 'imported' meets 'imports';
-    initials are one word, so 'J. K. Rowling' meets 'J.K. Rowling'."""
-    text = _INITIAL.sub(r"\1", re.sub(r"['’]s\b", "", text.lower()))
-    # Letters of any script: a question in Russian must not reduce to its digits and match on "2023".
-    words = re.findall(r"[^\W_](?:[^\W_]|[.,-])*[^\W_]|[^\W_]", text)
-    return {w[:5] for w in words if w not in FUNCTION_WORDS}
 
 
 _QUIZ_OPTION = re.compile(r"(?:^|\s)\(?[A-Da-d][).]\s")

@@ -17,7 +17,6 @@ from rag.reading import (
     Trees,
     answer_text,
     answer_type,
-    content_words,
     find_candidates,
     is_question_or_quiz,
     learned_ranker,
@@ -26,6 +25,7 @@ from rag.reading import (
     read,
 )
 from rag.retrieval import Passage
+from rag.text import content_words
 
 KANSAS = (
     "Kansas voters on Tuesday rejected an amendment that would have removed abortion protections from the state "
