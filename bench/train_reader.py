@@ -44,7 +44,7 @@ from rag.reading import (
     find_candidates,
     rank,
 )
-from rag.retrieval import DEFAULT_K, Passage, recent_since, reciprocal_rank_fusion
+from rag.retrieval import DEFAULT_K, Passage, about_question, recent_since, reciprocal_rank_fusion
 
 KEYWORD_POOL = 12
 # Abstain below the highest score under which the best candidates of train questions held out from the fit were
@@ -73,8 +73,9 @@ ANNOTATE_BATCH = 500
 
 def question_passages(record: dict, corpus: Path, embedder, k: int = DEFAULT_K) -> list[Passage]:
     """The question's top-k passages among its own articles, searched as `rag.retrieval.retrieve` searches
-    an index: articles published after `as_of` left out, and the recent ones (`recent_since`) searched again
-    and fused; each search is BM25, then a dense re-rank of its best `KEYWORD_POOL`."""
+    an index: articles published after `as_of` left out, and the recent ones (`recent_since`) that share a
+    meaningful word with the question (`about_question`) searched again and fused; each search is BM25, then a
+    dense re-rank of its best `KEYWORD_POOL`."""
     import bm25s
 
     files = [corpus / name for name in record["articles"] if (corpus / name).exists()]
@@ -92,8 +93,10 @@ def question_passages(record: dict, corpus: Path, embedder, k: int = DEFAULT_K) 
     matching = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if s > 0]
     question_vector = embedder.embed([record["question"]])[0]
 
-    def search(allowed: set[int]) -> list[list[tuple[int, float]]]:
+    def search(allowed: set[int], recent: bool = False) -> list[list[tuple[int, float]]]:
         keyword = [pair for pair in matching if pair[0] in allowed][:KEYWORD_POOL]
+        if recent:
+            keyword = about_question(record["question"], keyword, lambda item: chunks[item][1].text)
         if not keyword:
             return []
         vectors = embedder.embed([chunks[i][1].text for i, _ in keyword])
@@ -106,7 +109,7 @@ def question_passages(record: dict, corpus: Path, embedder, k: int = DEFAULT_K) 
     rankings = search(published)
     since = recent_since(record["question"], as_of) if as_of else None
     if since is not None:
-        rankings += search({i for i in published if days[i] is not None and days[i] >= since})
+        rankings += search({i for i in published if days[i] is not None and days[i] >= since}, recent=True)
     return [Passage.of(*chunks[item], score) for item, score in reciprocal_rank_fusion(*rankings)[:k]]
 
 

@@ -7,13 +7,15 @@ Retrieval is dated: a question is asked on a day (`as_of`), and articles publish
 out. A question searches twice more among the recent articles, those published from the start of the
 period it names ("this week", "yesterday", "latest") to `as_of`, or of the week up to `as_of` when it
 names none: a news question asks about the news of its day. It fuses those rankings too: a passage both
-relevant and recent ranks first, a recent one that is not relevant gains little. A question about a time
-of its own that ended before that week ("in 2019") prefers nothing.
+relevant and recent ranks first, and a recent one gains nothing unless it shares a meaningful word with
+the question (`about_question`). A question about a time of its own that ended before that week ("in
+2019") prefers nothing.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -21,7 +23,7 @@ from .annotate import AnnotatedSentence
 from .dates import MONTHS, WEEKDAYS, find_periods, question_period
 from .embedding import Embedder
 from .index import Index
-from .text import word_matcher
+from .text import content_words, word_matcher
 
 # Cormack et al.'s constant: damps the weight of the very top ranks so neither list dominates.
 RRF_K = 60
@@ -107,6 +109,16 @@ def recent_since(question: str, as_of: date) -> date | None:
     return None if stated and all(found.end < since for found in stated) else since
 
 
+def about_question(
+    question: str, hits: list[tuple[int, float]], text_of: Callable[[int], str]
+) -> list[tuple[int, float]]:
+    """The hits whose text shares a meaningful word with the question: the recent passages a
+    question prefers are those among the relevant (BM25 also matches "may" and "its", and the few recent
+    articles of a corpus would otherwise top the recent rankings whatever they are about)."""
+    words = content_words(question)
+    return [pair for pair in hits if words & content_words(text_of(pair[0]))]
+
+
 def same_passage(a: str, b: str) -> bool:
     """True when two texts are copies that differ in no figure, date or amount (only in wording)."""
     matcher = word_matcher(a, b)
@@ -140,7 +152,10 @@ def retrieve(
     if since is not None:
         # Reports of an event come out on its day and after, up to the day asked.
         recent = index.dated(as_of, since=since)
-        rankings += [index.search_dense(vector, pool, recent), index.search_keywords(question, pool, recent)]
+        rankings += [
+            about_question(question, hits, lambda item: index.chunks[item].text)
+            for hits in (index.search_dense(vector, pool, recent), index.search_keywords(question, pool, recent))
+        ]
     dense_scores, keyword_scores = dict(dense), dict(keywords)
     chosen: list[Passage] = []
     for item, score in reciprocal_rank_fusion(*rankings):

@@ -136,3 +136,23 @@ def test_cli_and_ui_show_each_source_with_its_date(dated, fake_embedder, monkeyp
     assert "Harbourgazette, 2031-03-12:" in format_answer(answer) and "as of 2031-03-14" in format_answer(answer)
     panel = render_answer(answer)
     assert "Harbourgazette · 2031-03-12" in panel and "as of 2031-03-14" in panel
+
+
+def test_a_recent_article_about_something_else_gains_nothing(tmp_path):
+    """The few recent articles of a corpus top the recent rankings whatever they are about; only those that
+    share a meaningful word with the question are preferred ("its" and "may" are no such word)."""
+    from conftest import FakeEmbedder
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    pages = {
+        "bridge.txt": "Harbour bridge\nJanuary 5, 2031 · harbourgazette.com\n\n"
+        "The harbour swing bridge reopened to traffic after its repairs, the port authority said.\n",
+        "bakery.txt": "Bakery opens\nMarch 12, 2031 · harbourgazette.com\n\n"
+        "A bakery opened its doors downtown, and its owner may hire ten more workers, she said.\n",
+    }
+    for name, text in pages.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    index = update_index(corpus, tmp_path / "index", FakeEmbedder()).index
+    question = "When did the harbour swing bridge reopen after its repairs?"
+    assert sources(retrieve(index, FakeEmbedder(), question, k=2, as_of=AS_OF))[0] == "bridge.txt"
