@@ -278,8 +278,10 @@ def _distance(span: tuple[int, int], places: list[int]) -> float:
 def _with_focus_noun(sentence: AnnotatedSentence, mention: Mention, focus: str | None) -> Mention:
     """A mention right before the noun that names the asked thing, with that noun: "Lyme disease" for "Lyme"
     when the question asks "which disease"."""
+    if focus is None:
+        return mention
     following = next((w for w in sentence.words if w.start >= mention.end), None)
-    if focus is None or following is None or following.lower[:5] != focus or focus in content_words(mention.text):
+    if following is None or following.lower[:5] != focus or focus in content_words(mention.text):
         return mention
     if sentence.text[mention.end - sentence.start : following.start - sentence.start].strip():
         return mention  # something stands between them ("Lyme, a disease")
