@@ -92,6 +92,7 @@ def question_passages(record: dict, corpus: Path, embedder, k: int = DEFAULT_K) 
     ids, scores = retriever.retrieve(tokens, k=len(chunks), show_progress=False, n_threads=1)
     matching = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if s > 0]
     question_vector = embedder.embed([record["question"]])[0]
+    closeness: dict[int, float] = {}  # a chunk in both the main and the recent pool is embedded once
 
     def search(allowed: set[int], recent: bool = False) -> list[list[tuple[int, float]]]:
         keyword = [pair for pair in matching if pair[0] in allowed][:KEYWORD_POOL]
@@ -99,9 +100,11 @@ def question_passages(record: dict, corpus: Path, embedder, k: int = DEFAULT_K) 
             keyword = about_question(record["question"], keyword, lambda item: chunks[item][1].text)
         if not keyword:
             return []
-        vectors = embedder.embed([chunks[i][1].text for i, _ in keyword])
-        dense = sorted(((i, float(v @ question_vector)) for (i, _), v in zip(keyword, vectors)), key=lambda p: -p[1])
-        return [dense, keyword]
+        new = [i for i, _ in keyword if i not in closeness]
+        if new:
+            vectors = embedder.embed([chunks[i][1].text for i in new])
+            closeness.update(zip(new, (float(v @ question_vector) for v in vectors)))
+        return [sorted(((i, closeness[i]) for i, _ in keyword), key=lambda p: -p[1]), keyword]
 
     as_of = date.fromisoformat(record["as_of"]) if record.get("as_of") else None
     days = [date.fromisoformat(doc.date) if doc.date else None for doc, _ in chunks]
