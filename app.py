@@ -4,7 +4,7 @@ A thin layer: the pipeline retrieves, answers and runs the numeric guard; this m
 draft into the chat, then shows the checked `Answer` — the guard's verdict and the numbered sources —
 as HTML. Article text is untrusted, so every piece of it is escaped before it reaches the page.
 
-    python app.py [--host 127.0.0.1] [--port 7860] [--corpus seeds] [--index index] [--model NAME|PATH] [--share]
+    python app.py [--host 127.0.0.1] [--port 7860] [--corpus DIR] [--index index] [--model NAME|PATH] [--share]
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 
 from rag.answer import (
-    DEFAULT_CORPUS,
     DEFAULT_INDEX,
     Answer,
     Citation,
@@ -31,6 +30,7 @@ from rag.answer import (
     clean_question,
     get_pipeline,
 )  # noqa: E402
+from rag.cli import CORPUS_HELP  # noqa: E402
 from rag.errors import QuestionError, RagError  # noqa: E402
 from rag.guard import Conflict, GuardRow  # noqa: E402
 from rag.models import DEFAULT_GENERATOR, GENERATORS  # noqa: E402
@@ -224,7 +224,7 @@ def check_question(message: str) -> dict:
 class Chat:
     """The handlers behind the page, bound to one corpus and index directory."""
 
-    def __init__(self, corpus_dir: str = DEFAULT_CORPUS, index_dir: str = DEFAULT_INDEX):
+    def __init__(self, corpus_dir: str | None = None, index_dir: str = DEFAULT_INDEX):
         self.corpus_dir = corpus_dir
         self.index_dir = index_dir
 
@@ -284,7 +284,7 @@ def model_choices(model: str) -> list[str]:
 
 
 def build_app(
-    corpus_dir: str = DEFAULT_CORPUS, index_dir: str = DEFAULT_INDEX, model: str = DEFAULT_GENERATOR
+    corpus_dir: str | None = None, index_dir: str = DEFAULT_INDEX, model: str = DEFAULT_GENERATOR
 ) -> gr.Blocks:
     """The page, without launching it (tests inspect it; `main` serves it)."""
     chat = Chat(corpus_dir, index_dir)
@@ -400,9 +400,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="address to listen on; default: %(default)s (this machine only; 0.0.0.0 serves the network)",
     )
     parser.add_argument("--port", type=int, default=7860, help="default: %(default)s")
-    parser.add_argument(
-        "--corpus", default=DEFAULT_CORPUS, metavar="DIR", help="article files (.txt, .md, .html); default: %(default)s"
-    )
+    parser.add_argument("--corpus", default=None, metavar="DIR", help=CORPUS_HELP)
     parser.add_argument("--index", default=DEFAULT_INDEX, metavar="DIR", help="index directory; default: %(default)s")
     parser.add_argument(
         "--model",

@@ -10,15 +10,17 @@
 
 The public API:
 
-- `ask(question, *, k=5, model=None, index_dir="index", corpus_dir="seeds", rebuild=True, as_of=None) -> Answer`
+- `ask(question, *, k=5, model=None, index_dir="index", corpus_dir=None, rebuild=True, as_of=None) -> Answer`
   Retrieves passages (dense + BM25), reads the short answer among the spans they state (a learned
   ranker; a model only re-scores the best candidates) and runs the numeric guard. `answer.short` is the
   asked thing, `answer.headline` what to show first (every source's value when they disagree);
   `answer.text` leads with it, its citation and the quoted sentence. `as_of` (a date or "YYYY-MM-DD")
   leaves out later articles. `model` is "smollm2",
   "gemma3-270m", "extractive" (no model) or a path to any GGUF file. The index is built on first use and updated when the corpus changes.
+  `corpus_dir` None is the corpus the index was built from (`seeds`, the bundled articles, for a new
+  index); another corpus is refused (IndexStateError) rather than replacing the index's articles.
 - `ask_stream(...)`: the same, yielding the answer's text as soon as it is read, then the checked `Answer`.
-- `build_index(corpus_dir="seeds", index_dir="index", *, progress=False) -> BuildReport`: build or update
+- `build_index(corpus_dir=None, index_dir="index", *, progress=False) -> BuildReport`: build or update
   the index; only new or changed files are embedded.
 - `Answer`, `Citation`, `GuardReport`: the results; `Answer.to_dict()` is what `rag ask --json` prints.
 - `RagError`: every error a user can fix (bad question, missing corpus, stale index, missing model)

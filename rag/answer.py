@@ -21,7 +21,7 @@ from .dates import parse_as_of
 from .embedding import Embedder
 from .errors import QuestionError
 from .guard import GuardReport, cited_spans, review
-from .index import BuildReport, Index, index_embedder, open_index, update_index
+from .index import BuildReport, Index, built_from, index_embedder, open_index, update_index
 from .models import Generator, LlamaCppGenerator, resolve_generator
 from .reading import Reading, answer_text, best_sentence, learned_ranker, read
 from .retrieval import DEFAULT_K, UNNAMED_SOURCE, Passage, retrieve
@@ -30,7 +30,6 @@ from .text import cited_numbers
 # "model": a model re-ordered the best candidates; "extractive": the learned ranker alone chose;
 # "abstain": the corpus does not answer.
 Mode = Literal["model", "extractive", "abstain"]
-DEFAULT_CORPUS = "seeds"
 DEFAULT_INDEX = "index"
 # Longer questions are cut for the models (a question is a sentence or two; 100 kB is a paste error).
 MAX_QUESTION_CHARS = 1000
@@ -133,11 +132,12 @@ def clean_question(question: str) -> tuple[str, list[str]]:
 
 
 class Pipeline:
-    """The loaded models and index for one corpus, index directory and model."""
+    """The loaded models and index for one corpus (None: the one the index was built from), index
+    directory and model."""
 
     def __init__(
         self,
-        corpus_dir: str | Path = DEFAULT_CORPUS,
+        corpus_dir: str | Path | None = None,
         index_dir: str | Path = DEFAULT_INDEX,
         model: str | Path | None = None,
         *,
@@ -145,7 +145,7 @@ class Pipeline:
         generator: Generator | None = None,
         rebuild: bool = True,
     ):
-        self.corpus_dir = Path(corpus_dir)
+        self.corpus_dir, _ = built_from(corpus_dir, index_dir)  # a corpus the index is not of fails here
         self.index_dir = Path(index_dir)
         self.embedder = embedder or shared_embedder(index_dir)
         self.generator = generator if generator is not None else resolve_generator(model)
@@ -289,14 +289,14 @@ def shared_embedder(index_dir: str | Path = DEFAULT_INDEX) -> Embedder:
 
 
 def get_pipeline(
-    corpus_dir: str | Path = DEFAULT_CORPUS,
+    corpus_dir: str | Path | None = None,
     index_dir: str | Path = DEFAULT_INDEX,
     model: str | Path | None = None,
     *,
     rebuild: bool = True,
 ) -> Pipeline:
     key = (
-        str(Path(corpus_dir).resolve()),
+        str(Path(corpus_dir).resolve()) if corpus_dir is not None else None,
         str(Path(index_dir).resolve()),
         str(model) if model is not None else None,
         rebuild,
@@ -313,7 +313,7 @@ def ask(
     k: int = DEFAULT_K,
     model: str | Path | None = None,
     index_dir: str | Path = DEFAULT_INDEX,
-    corpus_dir: str | Path = DEFAULT_CORPUS,
+    corpus_dir: str | Path | None = None,
     rebuild: bool = True,
     as_of: date | str | None = None,
 ) -> Answer:
@@ -326,7 +326,8 @@ def ask(
             after it are left out, recent ones are preferred for "this week" or "latest" questions.
         model: "smollm2", "gemma3-270m", "extractive", or the path of any GGUF file; None for the default.
         index_dir: where the index lives; it is built or updated on first use.
-        corpus_dir: the articles (.txt, .md, .html).
+        corpus_dir: the articles (.txt, .md, .html); None: those the index was built from (the bundled
+            `seeds` for a new index). A directory other than the index's is refused: it would replace them.
         rebuild: update a stale index (True) or refuse with an error (False).
     """
     day = parse_as_of(as_of)  # a bad date fails before any model is loaded
@@ -339,7 +340,7 @@ def ask_stream(
     k: int = DEFAULT_K,
     model: str | Path | None = None,
     index_dir: str | Path = DEFAULT_INDEX,
-    corpus_dir: str | Path = DEFAULT_CORPUS,
+    corpus_dir: str | Path | None = None,
     rebuild: bool = True,
     as_of: date | str | None = None,
 ) -> Iterator[str | Answer]:
@@ -349,13 +350,14 @@ def ask_stream(
 
 
 def build_index(
-    corpus_dir: str | Path = DEFAULT_CORPUS,
+    corpus_dir: str | Path | None = None,
     index_dir: str | Path = DEFAULT_INDEX,
     *,
     progress: bool = False,
     ray_address: str | None = None,
 ) -> BuildReport:
-    """Build the index, or update it: only new or changed files are embedded. With `ray_address`
+    """Build the index of `corpus_dir` (None: the one it was built from, `seeds` for a new index), or update
+    it: only new or changed files are embedded. With `ray_address`
     ("auto", "HOST:PORT", "local"), a Ray cluster reads, chunks and embeds them (rag/cluster.py)."""
     if ray_address:
         from .cluster import build_index_on_ray

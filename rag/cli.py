@@ -11,15 +11,19 @@ import textwrap
 
 from . import answer as api
 from .errors import RagError
+from .index import DEFAULT_CORPUS
 from .text import format_table
+
+# --corpus, here and in app.py: a corpus other than the index's is refused (`rag.index.built_from`).
+CORPUS_HELP = f"article files (.txt, .md, .html); default: the index's own, {DEFAULT_CORPUS} for a new index"
 
 
 def _add_common(parser: argparse.ArgumentParser, *, model: bool = True, evaluate: bool = False) -> None:
     parser.add_argument(
         "--corpus",
-        default=api.DEFAULT_CORPUS,
+        default=None,
         metavar="DIR",
-        help="article files (.txt, .md, .html); default: %(default)s",
+        help=CORPUS_HELP,
     )
     parser.add_argument(
         "--index", default=api.DEFAULT_INDEX, metavar="DIR", help="index directory; default: %(default)s"

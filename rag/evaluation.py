@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .answer import DEFAULT_CORPUS, DEFAULT_INDEX, Answer, Pipeline, get_pipeline
+from .answer import DEFAULT_INDEX, Answer, Pipeline, get_pipeline
 from .dates import parse_as_of
 from .errors import EvalFileError, QuestionError
 from .guard import unsupported_numbers
@@ -266,7 +266,7 @@ def evaluate(
     k: int = DEFAULT_K,
     model: str | Path | None = None,
     index_dir: str | Path = DEFAULT_INDEX,
-    corpus_dir: str | Path = DEFAULT_CORPUS,
+    corpus_dir: str | Path | None = None,
     pipeline: Pipeline | None = None,
     as_of: date | str | None = None,
 ) -> dict:

@@ -2,9 +2,10 @@
 
 Layout of an index directory: `current` is a symlink to one complete generation (`gen-…/`). A build
 writes a new generation beside it and swaps the link in one atomic rename, so a crash mid-build leaves
-the previous index usable. The manifest records what the index was built from (corpus file hashes,
-embedding model, chunker settings, package version) and the hash of every file it wrote, so a stale
-or damaged index is detected instead of silently answering from the wrong data.
+the previous index usable. The manifest records what the index was built from (the corpus directory and its
+file hashes, embedding model, chunker settings, package version) and the hash of every file it wrote, so
+a stale or damaged index is detected instead of silently answering from the wrong data, and another
+corpus is refused instead of replacing the articles it holds.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ from .embedding import EMBEDDING_MODEL, Embedder, OnnxEmbedder
 from .errors import CorpusError, IndexStateError
 
 log = logging.getLogger("rag")
+
+# The bundled articles: the corpus of an index that has none recorded yet.
+DEFAULT_CORPUS = "seeds"
 
 # 2: documents carry the date, outlet and title read from the page header (the title is no longer body text).
 # 3: stable chunk ids (ids.npy), exact or IVF-PQ dense index (rag/dense.py).
@@ -159,6 +163,7 @@ class Manifest:
     dim: int
     chunker: dict
     corpus: FileTable = field(default_factory=FileTable)  # the corpus files it was built from
+    corpus_dir: str = ""  # their directory, relative to the index's; "": not recorded (older builds)
     package_version: str = field(default_factory=package_version)
     format_version: int = FORMAT_VERSION
     built_at: str = ""
@@ -298,6 +303,41 @@ def stale_reasons(manifest: Manifest, corpus: FileTable, embedder: Embedder, set
                 f"corpus files {label} since the build: {', '.join(names[:5])}{' …' if len(names) > 5 else ''}"
             )
     return reasons
+
+
+def built_from(corpus_dir: str | Path | None, index_dir: str | Path) -> tuple[Path, Manifest | None]:
+    """The corpus directory an index reads, with its manifest (None: no index yet, or a damaged one).
+
+    `corpus_dir` None is the corpus the index was built from, or `DEFAULT_CORPUS` for a new index. A
+    directory other than the recorded one is refused while that one still exists: updating the index
+    to it would drop every article of the other. One that replaces a corpus no longer there (moved,
+    renamed) is taken, and recorded at the next build."""
+    try:
+        manifest = read_manifest(index_dir)
+    except IndexStateError:
+        if corpus_dir is None:
+            raise IndexStateError(
+                f"the index manifest in {index_dir} is damaged, so the corpus it was built from is not known; "
+                f"rebuild it naming its corpus: `rag index --corpus DIR --index {index_dir}`"
+            ) from None
+        return Path(corpus_dir), None
+    recorded = (Path(index_dir) / manifest.corpus_dir).resolve() if manifest and manifest.corpus_dir else None
+    if corpus_dir is None:
+        if recorded is None:
+            return Path(DEFAULT_CORPUS), manifest
+        if not recorded.is_dir():
+            raise CorpusError(
+                f"the index in {index_dir} was built from the corpus {recorded}, which is no longer there; "
+                "name the directory of its articles (--corpus DIR)"
+            )
+        return recorded, manifest
+    if recorded is not None and recorded.is_dir() and Path(corpus_dir).resolve() != recorded:
+        raise IndexStateError(
+            f"the index in {index_dir} was built from the corpus {recorded}, not {corpus_dir}, and would lose "
+            f"its articles to this one; leave out --corpus to use {recorded}, or give {corpus_dir} an index "
+            f"directory of its own (--index DIR)"
+        )
+    return Path(corpus_dir), manifest
 
 
 def current_corpus(corpus_dir: str | Path, manifest: Manifest | None) -> FileTable:
@@ -543,7 +583,7 @@ def process_locally(
 
 
 def update_index(
-    corpus_dir: str | Path,
+    corpus_dir: str | Path | None,
     index_dir: str | Path,
     embedder: Embedder,
     *,
@@ -552,14 +592,16 @@ def update_index(
     process: Callable[[list[CorpusFile]], Processed] | None = None,
     encode: Callable = encode_locally,
 ) -> BuildReport:
-    """Build or update the index: only files that are new or changed are chunked and embedded (by
+    """Build or update the index of `corpus_dir` (None: the one it was built from, see `built_from`): only
+    files that are new or changed are chunked and embedded (by
     `process`, here by default), and a large dense index gets their vectors added in place (shards
     encoded by `encode`)."""
     began = time.perf_counter()
     index_dir = Path(index_dir)
-    files = list_corpus(corpus_dir)
     process = process or (lambda pending: process_locally(pending, embedder, settings, progress))
     with _build_lock(index_dir):
+        corpus_dir, _ = built_from(corpus_dir, index_dir)
+        files = list_corpus(corpus_dir)
         table = corpus_table(files, None)  # every file read: a change that kept size and time is caught too
         previous = _previous(index_dir, embedder, settings)
         plan = _plan(files, table.hashes(), previous, process)
@@ -575,6 +617,7 @@ def update_index(
             dim=int(vectors.shape[1]) if len(vectors) else embedder.dim,
             chunker=asdict(settings),
             corpus=table,
+            corpus_dir=_relative_to(corpus_dir, index_dir),
             built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             documents=len(documents),
             chunks=len(chunks),
@@ -586,6 +629,12 @@ def update_index(
     return BuildReport(
         index, [d.source for d in plan.to_embed], plan.reused, removed, plan.skipped, time.perf_counter() - began
     )
+
+
+def _relative_to(corpus_dir: Path, index_dir: Path) -> str:
+    """The corpus directory as the manifest records it: relative to the index directory, so both can move
+    together (a clone moved elsewhere)."""
+    return os.path.relpath(corpus_dir.resolve(), index_dir.resolve())
 
 
 @dataclass
@@ -719,7 +768,7 @@ def _publish(index_dir: Path, generation: Path) -> None:
 
 
 def open_index(
-    corpus_dir: str | Path,
+    corpus_dir: str | Path | None,
     index_dir: str | Path,
     embedder: Embedder,
     *,
@@ -728,11 +777,9 @@ def open_index(
     settings: ChunkSettings = ChunkSettings(),
     current: Index | None = None,
 ) -> Index:
-    """The index for this corpus and model: `current` or the one on disk when fresh, else rebuilt
-    (or refused when rebuild is off)."""
-    manifest = None
-    with contextlib.suppress(IndexStateError):
-        manifest = read_manifest(index_dir)
+    """The index for this corpus (None: the one it was built from, see `built_from`) and model: `current`
+    or the one on disk when fresh, else rebuilt (or refused when rebuild is off)."""
+    corpus_dir, manifest = built_from(corpus_dir, index_dir)
     corpus = current_corpus(corpus_dir, manifest)
     reasons = stale_reasons(manifest, corpus, embedder, settings) if manifest else ["no index built yet"]
     if (

@@ -243,11 +243,12 @@ def test_a_file_removed_between_questions_is_no_longer_cited(seed_corpus, tmp_pa
     ids=["empty-folder", "no-supported-files", "nothing-readable"],
 )
 def test_a_corpus_with_nothing_to_index_is_refused_and_the_old_index_kept(
-    tmp_path, fake_embedder, capsys, files, warnings, error
+    seed_corpus, tmp_path, fake_embedder, capsys, files, warnings, error
 ):
-    before = update_index(SEEDS, tmp_path / "index", fake_embedder).index
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
+    before = update_index(seed_corpus, tmp_path / "index", fake_embedder).index
+    corpus = seed_corpus
+    for article in corpus.iterdir():  # every article goes from the corpus the index was built from
+        article.unlink()
     for name, content in files.items():
         (corpus / name).write_bytes(content)
     assert main(["index", "--corpus", str(corpus), "--index", str(tmp_path / "index")]) == 2

@@ -4,6 +4,7 @@ disk. The index in use is never lost: each case is rebuilt, or refused with a me
 
 import contextlib
 import errno
+import json
 import os
 import shutil
 import signal
@@ -23,7 +24,7 @@ from rag.annotate import annotate
 from rag.answer import Pipeline
 from rag.chunking import split_sentences
 from rag.cli import main
-from rag.errors import IndexStateError
+from rag.errors import CorpusError, IndexStateError
 from rag.index import CORPUS_TABLE, load_index, open_index, read_manifest, update_index
 from rag.retrieval import retrieve
 
@@ -292,6 +293,91 @@ def test_an_index_built_with_another_embedding_model_is_fully_rebuilt(seed_corpu
     assert index.manifest.embedding_model == "other-model" and index.vectors.shape == (len(index.chunks), 64)
     assert sum(other.calls) == len(index.chunks), "no vector of the other model is reused"
     assert "500,000" in Pipeline(seed_corpus, tmp_path / "index", embedder=other, generator=None).ask(CAP).text
+
+
+# --- another corpus -------------------------------------------------------------------------------
+
+
+def other_corpus(root: Path) -> Path:
+    root.mkdir()
+    (root / "harbour.txt").write_text(
+        "Harbour workers ended their strike on Tuesday, the port authority said, written for this test.\n" * 3
+    )
+    return root
+
+
+def test_another_corpus_is_refused_and_the_index_keeps_its_articles(
+    seed_corpus, tmp_path, fake_embedder, capsys, monkeypatch
+):
+    monkeypatch.setattr(rag.answer, "_embedder", fake_embedder)  # the CLI's embedding model, faked
+    index = tmp_path / "index"
+    before = update_index(seed_corpus, index, fake_embedder).index
+    other = other_corpus(tmp_path / "other")
+    refusal = rf"^the index in {index} was built from the corpus {seed_corpus}, not {other}, and would lose"
+    with pytest.raises(IndexStateError, match=refusal):
+        update_index(other, index, fake_embedder)
+    with pytest.raises(IndexStateError, match=refusal):
+        open_index(other, index, fake_embedder)
+    with pytest.raises(IndexStateError, match=refusal):
+        Pipeline(other, index, embedder=fake_embedder, generator=None)
+    (tmp_path / "questions.jsonl").write_text(json.dumps({"question": CAP, "answer": "500,000"}) + "\n")
+    for command in (["index"], ["ask", CAP], ["eval", str(tmp_path / "questions.jsonl")]):
+        assert main([*command, "--corpus", str(other), "--index", str(index)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: the index in {index} was built from the corpus {seed_corpus}, not {other}")
+        assert f"leave out --corpus to use {seed_corpus}" in err and len(err.strip().splitlines()) == 1
+    after = load_index(index)
+    assert after.directory == before.directory and after.documents == before.documents
+    assert update_index(other, tmp_path / "index-of-other", fake_embedder).index.documents.keys() == {"harbour.txt"}
+
+
+def test_without_a_corpus_the_index_reads_the_one_it_was_built_from(seed_corpus, tmp_path, fake_embedder):
+    index = tmp_path / "index"
+    built = update_index(seed_corpus, index, fake_embedder).index
+    assert open_index(None, index, fake_embedder).directory == built.directory  # fresh: not rebuilt
+    pipeline = Pipeline(None, index, embedder=fake_embedder, generator=None)
+    assert pipeline.corpus_dir == seed_corpus and "500,000" in pipeline.ask(CAP).text
+    change_corpus(seed_corpus)
+    assert any("harbour article" in c.text for c in pipeline.index.chunks)  # the update read the recorded corpus
+    report = update_index(None, index, fake_embedder)
+    assert report.embedded == [] and len(report.reused) == len(list(seed_corpus.iterdir()))
+
+
+def test_a_new_index_without_a_corpus_is_built_from_the_bundled_seeds(tmp_path, fake_embedder, monkeypatch):
+    shutil.copytree(SEEDS, tmp_path / "seeds")
+    monkeypatch.chdir(tmp_path)
+    index = open_index(None, "index", fake_embedder)
+    assert sorted(index.documents) == sorted(p.name for p in SEEDS.iterdir())
+    assert read_manifest("index").corpus_dir == "../seeds"
+
+
+def test_a_moved_corpus_is_found_or_taken_without_embedding_again(seed_corpus, tmp_path, fake_embedder):
+    update_index(seed_corpus, tmp_path / "index", fake_embedder)
+    moved = tmp_path.parent / f"{tmp_path.name}-moved"
+    shutil.move(tmp_path, moved)  # the corpus and the index together, as a moved clone
+    try:
+        built = load_index(moved / "index")
+        assert open_index(None, moved / "index", fake_embedder).directory == built.directory
+        (moved / "corpus").rename(moved / "articles")  # the corpus alone
+        with pytest.raises(CorpusError, match=r"built from the corpus .*corpus, which is no longer there; name"):
+            open_index(None, moved / "index", fake_embedder)
+        report = update_index(moved / "articles", moved / "index", fake_embedder)
+        assert report.embedded == [] and report.removed == []
+        assert open_index(None, moved / "index", fake_embedder).directory == report.index.directory
+    finally:
+        shutil.move(moved, tmp_path)
+
+
+def test_without_a_corpus_a_damaged_manifest_is_refused_not_rebuilt_from_the_seeds(
+    seed_corpus, tmp_path, fake_embedder
+):
+    update_index(seed_corpus, tmp_path / "index", fake_embedder)
+    (tmp_path / "index" / "current" / "manifest.json").write_text("{not json")
+    with pytest.raises(IndexStateError, match=r"so the corpus it was built from is not known; rebuild it naming"):
+        open_index(None, tmp_path / "index", fake_embedder)
+    assert open_index(seed_corpus, tmp_path / "index", fake_embedder).documents.keys() == {
+        p.name for p in seed_corpus.iterdir()
+    }
 
 
 # --- read-only ------------------------------------------------------------------------------------
