@@ -302,13 +302,13 @@ def passage_overlap_floor(records: list[dict], candidates: dict[str, list[Candid
 
 
 def best_per_question(records: list[dict], candidates: dict[str, list[Candidate]], ranker: Ranker) -> list[tuple]:
-    """(best score, accepted, any candidate accepted) per question, accepted as the scorer judges a short
+    """(the best answer's support, accepted, any candidate accepted) per question, accepted as the scorer judges a short
     answer (an accept string in it); a question without candidates scores 0."""
     out = []
     for record in records:
         ranked = rank(list(candidates.get(record["id"], [])), ranker)
         hits = [any(contains(c.answer, a) for a in record["accept"]) for c in ranked]
-        out.append((ranked[0].score if ranked else 0.0, bool(hits and hits[0]), any(hits)))
+        out.append((ranked[0].support if ranked else 0.0, bool(hits and hits[0]), any(hits)))
     return out
 
 
@@ -357,7 +357,7 @@ def write_weights(ranker: Ranker, found: dict, model: str) -> None:
     data = {
         "about": f"rag/reading.py's candidate ranker: {kind} learned by `python -m bench train-reader --model "
         f"{model}` on RealTimeQA train questions (each with its own articles). Below `threshold` the best "
-        f"candidates of train questions held out from the fit ({THRESHOLD_FOLDS}-fold) were right at most "
+        f"candidates (by their answer's support: its mentions' scores together) of train questions held out from the fit ({THRESHOLD_FOLDS}-fold) were right at most "
         f"{LOW_PRECISION:.0%} of the time: abstain. Passages holding less "
         f"than `min_passage_overlap` of the question (where {PASSAGE_OVERLAP_QUANTILE:.0%} of train's right "
         "answers are) give no candidate. A loaded model's vote weighs `model_weights[name]` (learned on train "

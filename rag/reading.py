@@ -8,8 +8,8 @@ governs it is in the question, the question's words around its asking words arou
 many distinct stories state it, the sentence's closeness in meaning to the question with and without the candidate
 filled in, the candidate's closeness to the words that name the asked thing) and a score from boosted trees learned
 on real news questions (`reader_weights.json`, retrained by `python -m bench train-reader`, which records the
-figures they reached). The best candidate is the answer unless its score is below the learned threshold, in which
-case the corpus does not answer.
+figures they reached). The best candidate is the answer unless the support of its answer (its mentions' scores
+together, `rank`) is below the learned threshold, in which case the corpus does not answer.
 
 A loaded model only scores: it is shown the question and each top candidate's sentence and gives the
 log-likelihood of the candidate as the answer; it can never state a word no source states.
@@ -244,6 +244,7 @@ class Candidate:
     features: dict[str, float]
     score: float = 0.0  # the ranker's probability that it is the answer
     group: str = ""  # its passage's story group
+    support: float = 0.0  # of the answer it states, as `rank` gives it: how likely one of its mentions is right
 
     @property
     def key(self) -> str:
@@ -591,7 +592,7 @@ class Trees:
 class Ranker:
     """A model of whether a candidate is the answer: a logistic score over its features (weights by feature
     name and a bias, plus boosted trees' output when it has them), the threshold below which the best
-    candidate is not trusted to answer, and the least share of the question's (idf-weighted) words a
+    candidate's support is not trusted to answer, and the least share of the question's (idf-weighted) words a
     candidate's passage must hold to be about the question at all."""
 
     weights: dict[str, float]
@@ -654,16 +655,32 @@ def rank(candidates: list[Candidate], ranker: Ranker) -> list[Candidate]:
     """One candidate per distinct answer, best first: a text's best-scored mention, a short name counted
     with its full name and answered by a mention of the full name (which its sentence states). Candidates
     of passages that hold too little of the question are none (a question in another language shares a
-    word or two with the articles)."""
+    word or two with the articles).
+
+    Each answer's `support` is the chance that at least one of its mentions is right, as if they were
+    independent: its own mentions, and the spans of their sentences that hold one or are held by one ("10,000"
+    in "more than 10,000 cases"), which state the same answer. It, not the best score, decides whether the
+    corpus answers: an answer stated in several ways or places is better attested than its best mention."""
     candidates = [c for c in candidates if c.features.get("passage_overlap", 0.0) >= ranker.min_passage_overlap]
     for c, score in zip(candidates, ranker.scores([c.features for c in candidates])):
         c.score = score
     full = full_names(candidates)
     best: dict[str, Candidate] = {}
+    mentions: dict[str, list[Candidate]] = {}
+    by_sentence: dict[tuple[int, int], list[Candidate]] = {}
     for c in candidates:
         shown = full.get(c.key, c)
+        mentions.setdefault(shown.key, []).append(c)
+        by_sentence.setdefault((c.n, c.start), []).append(c)
         if shown.key not in best or c.score > best[shown.key].score:
             best[shown.key] = c if shown is c else replace(shown, score=c.score)
+    for key, answer in best.items():
+        stating = {id(c): c for c in mentions[key]}
+        for m in mentions[key]:
+            for o in by_sentence[m.n, m.start]:
+                if _holds(o.key, m.key) or _holds(m.key, o.key):
+                    stating[id(o)] = o
+        answer.support = 1.0 - math.prod(1.0 - c.score for c in stating.values())
     return sorted(best.values(), key=lambda c: -c.score)
 
 
@@ -676,7 +693,7 @@ def choice_prompt(question: str, sentence: str) -> str:
 
 def put_to_model(ranked: list[Candidate], ranker: Ranker) -> list[Candidate]:
     """The candidates a model may re-order: the ranker's best few that it would answer with."""
-    return [c for c in ranked[:MODEL_CANDIDATES] if c.score >= ranker.threshold]
+    return [c for c in ranked[:MODEL_CANDIDATES] if c.support >= ranker.threshold]
 
 
 def log_odds(score: float) -> float:
@@ -693,7 +710,7 @@ def vote(question: str, candidate: Candidate, generator: Generator) -> float:
 def model_choice(question: str, ranked: list[Candidate], generator: Generator, ranker: Ranker) -> list[Candidate]:
     """The ranker's best candidates re-ordered by the ranker's score (as a logit) plus the model's weighted
     vote; the model never adds a candidate, it only re-orders those the sources state and the ranker would
-    answer with (scored at or above the threshold).
+    answer with (their support at or above the threshold).
 
     A vote is a mean log-likelihood per token, never positive: it only lowers a candidate. So a candidate
     whose logit is already below the best sum so far cannot come first and is not put to the model; those
@@ -757,7 +774,7 @@ def read(
     ranked = rank(find_candidates(question, passages, embedder, as_of), ranker)
     if not ranked:
         return Reading("", [], reason="the passages state nothing of the kind the question asks for")
-    if ranked[0].score < ranker.threshold:
+    if ranked[0].support < ranker.threshold:
         # The reason names no candidate: a refusal that states a figure still suggests one.
         return Reading("", [], ranked, "no passage states the answer clearly enough")
     used = ranker.heeds(generator)

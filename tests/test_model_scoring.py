@@ -28,14 +28,14 @@ class TableGenerator:
 
 def candidates(scores: list[float], sentences: list[str]) -> list[Candidate]:
     return [
-        Candidate(f"answer {i}", "PERSON", 1, sentence, 0, len(sentence), {}, score)
+        Candidate(f"answer {i}", "PERSON", 1, sentence, 0, len(sentence), {}, score, support=score)
         for i, (score, sentence) in enumerate(zip(scores, sentences))
     ]
 
 
 def first_by_every_vote(ranked: list[Candidate], votes: dict[str, float], ranker: Ranker) -> Candidate:
     """The first candidate when the model votes on every one (the choice before votes were skipped)."""
-    top = [c for c in ranked[:5] if c.score >= ranker.threshold]
+    top = [c for c in ranked[:5] if c.support >= ranker.threshold]
     total = [math.log(c.score / (1 - c.score)) + ranker.model_weight * votes[c.text] for c in top]
     return top[max(range(len(top)), key=lambda i: (total[i], -i))]
 
@@ -49,14 +49,14 @@ def test_the_first_candidate_is_the_one_a_vote_on_every_candidate_picks():
         ranked = candidates(scores, [f"Sentence {rng.randint(1, 3)}." for _ in range(n)])
         votes = {c.text: -rng.expovariate(rng.choice([0.3, 1.0, 3.0])) for c in ranked}
         ranker = Ranker({}, bias=0.0, threshold=0.05, model_weight=rng.choice([0.5, 1.0, 4.0]))
-        if ranked[0].score < ranker.threshold:
+        if ranked[0].support < ranker.threshold:
             continue
         generator = TableGenerator(votes)
         chosen = model_choice(QUESTION, ranked, generator, ranker)
         assert chosen[0] is first_by_every_vote(ranked, votes, ranker)
         assert sorted(c.text for c in chosen) == sorted(c.text for c in ranked), "nothing added or lost"
         asked += len(generator.calls)
-        possible += len([c for c in ranked[:5] if c.score >= ranker.threshold])
+        possible += len([c for c in ranked[:5] if c.support >= ranker.threshold])
         # Each sentence's prompt is asked in one run, so the model evaluates it once.
         prompts = [prompt for prompt, _ in generator.calls]
         runs = [p for i, p in enumerate(prompts) if i == 0 or p != prompts[i - 1]]

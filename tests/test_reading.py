@@ -319,6 +319,29 @@ def test_the_ranker_keeps_one_candidate_per_text_best_first():
     assert ranked[0].score == pytest.approx(1 / (1 + 2.718281828**-1.0), rel=1e-6)
 
 
+def test_an_answer_is_supported_by_its_mentions_and_the_spans_of_their_sentences_that_state_it():
+    """Support joins an answer's mentions and the spans of their sentences that hold one or that one holds; a
+    mention of another sentence counts only when it is the same text. The order stays the best score's."""
+    ranker = Ranker({"x": 1.0}, bias=0.0, threshold=0.3)
+    cases, evacuated = "With more than 10,000 cases in the country, doses are short.", "Another 50 people left."
+
+    def scored(text: str, sentence: str, n: int, probability: float) -> Candidate:
+        return Candidate(text, "NP", n, sentence, 0, len(sentence), {"x": math.log(probability / (1 - probability))})
+
+    ranked = rank(
+        [
+            scored("more than 10,000 cases", cases, 1, 0.16),
+            scored("10,000", cases, 1, 0.08),
+            scored("Another 50 people", evacuated, 2, 0.2),
+            scored("10,000", "About 10,000 were reported.", 3, 0.05),
+            scored("1,000", "About 1,000 were reported.", 4, 0.01),
+        ],
+        ranker,
+    )
+    assert [c.key for c in ranked] == ["another 50 people", "more than 10,000 cases", "10,000", "1,000"]
+    assert [c.support for c in ranked] == pytest.approx([0.2, 1 - 0.84 * 0.92, 1 - 0.84 * 0.92 * 0.95, 0.01])
+
+
 def test_boosted_trees_add_their_leaves_to_the_logistic_score():
     # Tree 0: a <= 0.5 ? 1.0 : (b <= 2 ? -1.0 : 3.0); tree 1: a single leaf, 0.5. An absent feature is 0.
     trees = Trees.from_dict(
@@ -349,9 +372,11 @@ def test_the_learned_weights_are_a_small_data_file_with_their_figures():
 
 def test_below_the_threshold_the_reader_abstains_and_says_why():
     question = "Which state rejected the amendment?"
-    sure, unsure = Ranker({}, bias=0.0, threshold=0.4), Ranker({}, bias=0.0, threshold=0.6)
+    sure = Ranker({}, bias=0.0, threshold=0.4)  # every candidate scores 0.5
     answered = read(question, [passage(KANSAS)], FakeEmbedder(), ranker=sure)
     assert answered.answerable and answered.sentences[0].text in KANSAS
+    support = answered.candidates[0].support
+    unsure = Ranker({}, bias=0.0, threshold=support + 0.01)
     refused = read(question, [passage(KANSAS)], FakeEmbedder(), ranker=unsure)
     assert not refused.answerable and refused.candidates[0].score == pytest.approx(0.5)
     assert "Kansas" not in refused.reason, "a refusal names no candidate"
