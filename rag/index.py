@@ -311,7 +311,8 @@ def built_from(corpus_dir: str | Path | None, index_dir: str | Path) -> tuple[Pa
     `corpus_dir` None is the corpus the index was built from, or `DEFAULT_CORPUS` for a new index. A
     directory other than the recorded one is refused while that one still exists: updating the index
     to it would drop every article of the other. One that replaces a corpus no longer there (moved,
-    renamed) is taken, and recorded at the next build."""
+    renamed) is taken, and recorded at the next build. An index built before the directory was recorded
+    is refused a corpus that holds none of its files."""
     try:
         manifest = read_manifest(index_dir)
     except IndexStateError:
@@ -322,16 +323,24 @@ def built_from(corpus_dir: str | Path | None, index_dir: str | Path) -> tuple[Pa
             ) from None
         return Path(corpus_dir), None
     recorded = (Path(index_dir) / manifest.corpus_dir).resolve() if manifest and manifest.corpus_dir else None
+    if recorded is None:  # no index yet, or one of an older build
+        corpus = Path(DEFAULT_CORPUS if corpus_dir is None else corpus_dir)
+        held = set(manifest.corpus.sources) if manifest else set()
+        if held and corpus.is_dir() and held.isdisjoint(scan_corpus(corpus).sources):
+            raise IndexStateError(
+                f"the index in {index_dir} holds none of the files of {corpus}, and (built by an older rag) does "
+                f"not record the corpus it was built from; name that corpus once (--corpus DIR), or give {corpus} "
+                "an index directory of its own (--index DIR)"
+            )
+        return corpus, manifest
     if corpus_dir is None:
-        if recorded is None:
-            return Path(DEFAULT_CORPUS), manifest
         if not recorded.is_dir():
             raise CorpusError(
                 f"the index in {index_dir} was built from the corpus {recorded}, which is no longer there; "
                 "name the directory of its articles (--corpus DIR)"
             )
         return recorded, manifest
-    if recorded is not None and recorded.is_dir() and Path(corpus_dir).resolve() != recorded:
+    if recorded.is_dir() and Path(corpus_dir).resolve() != recorded:
         raise IndexStateError(
             f"the index in {index_dir} was built from the corpus {recorded}, not {corpus_dir}, and would lose "
             f"its articles to this one; leave out --corpus to use {recorded}, or give {corpus_dir} an index "

@@ -368,6 +368,25 @@ def test_a_moved_corpus_is_found_or_taken_without_embedding_again(seed_corpus, t
         shutil.move(moved, tmp_path)
 
 
+def test_an_index_of_an_older_build_is_refused_a_corpus_that_holds_none_of_its_files(
+    seed_corpus, tmp_path, fake_embedder, monkeypatch
+):
+    index = tmp_path / "index"
+    built = update_index(other_corpus(tmp_path / "other"), index, fake_embedder).index
+    manifest = index / "current" / "manifest.json"
+    manifest.write_text(json.dumps({k: v for k, v in json.loads(manifest.read_text()).items() if k != "corpus_dir"}))
+    shutil.copytree(SEEDS, tmp_path / "seeds")
+    monkeypatch.chdir(tmp_path)
+    for corpus in (None, seed_corpus):
+        refusal = rf"holds none of the files of {corpus or 'seeds'}, and \(built by an older rag\) does not record"
+        with pytest.raises(IndexStateError, match=refusal):
+            open_index(corpus, index, fake_embedder)
+    assert load_index(index).directory == built.directory
+    report = update_index(tmp_path / "other", index, fake_embedder)  # named once: recorded, nothing embedded again
+    assert report.embedded == [] and read_manifest(index).corpus_dir == "../other"
+    assert open_index(None, index, fake_embedder).documents.keys() == {"harbour.txt"}
+
+
 def test_without_a_corpus_a_damaged_manifest_is_refused_not_rebuilt_from_the_seeds(
     seed_corpus, tmp_path, fake_embedder
 ):
