@@ -194,6 +194,7 @@ def render_status(status: dict, models: dict[str, str]) -> str:
     return (
         '<div class="rag-status">'
         f"<div><b>{status['documents']}</b> documents · <b>{status['chunks']}</b> chunks</div>"
+        f"<div>from {escape(status['corpus'] or 'a corpus not recorded')}</div>"
         f"<div>built {escape(str(status['built_at']).replace('T', ' '))}</div>"
         f"<div>embeddings: {escape(models['embedder'])}</div>"
         f"<div>answers: {escape(models['generator'])}</div></div>"

@@ -111,7 +111,7 @@ def run_index(args) -> int:
         print(json.dumps(summary, indent=2))
     else:
         print(
-            f"indexed {summary['documents']} documents as {summary['chunks']} chunks in {args.index} "
+            f"indexed {summary['documents']} documents of {summary['corpus']} as {summary['chunks']} chunks in {args.index} "
             f"(embedded {len(report.embedded)}, reused {len(report.reused)}, removed {len(report.removed)}, skipped {len(report.skipped)}) "
             f"in {report.seconds:.1f} s"
         )

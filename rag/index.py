@@ -266,6 +266,7 @@ class Index:
         """A summary for the UI and the CLI."""
         m = self.manifest
         return {
+            "corpus": str((self.directory.parent / m.corpus_dir).resolve()) if m.corpus_dir else None,
             "documents": m.documents,
             "chunks": m.chunks,
             "embedding_model": m.embedding_model,

@@ -233,7 +233,8 @@ def test_reindex_picks_up_a_new_article_and_its_markup_stays_text(served_app):
     added = served_app.corpus / "900_hostile.txt"
     added.write_text(HOSTILE_ARTICLE, encoding="utf-8")
     try:
-        assert "<b>4</b> documents" in api.predict("extractive", api_name="/reindex")
+        status = api.predict("extractive", api_name="/reindex")
+        assert "<b>4</b> documents" in status and f"from {served_app.corpus.resolve()}" in status
         text, html, answer = api.predict(
             "How many tonnes of cod were landed at Grimsby in 2023?", "extractive", 5, api_name="/ask"
         )

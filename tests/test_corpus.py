@@ -275,3 +275,4 @@ def test_cli_index_of_a_messy_folder_warns_once_per_bad_file_and_indexes_the_res
     summary = json.loads(result.stdout)
     assert sorted(summary["skipped"]) == sorted(bad)
     assert summary["documents"] == len(SEED_FILES) + 2  # the re-decoded file and the copy
+    assert summary["corpus"] == str(seed_corpus.resolve())
