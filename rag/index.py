@@ -174,6 +174,10 @@ class Manifest:
     dense: dict = field(default_factory=dict)  # DenseInfo: kind, parameters, next chunk id, shards
     embedder: dict = field(default_factory=dict)  # the runtime that embedded; for ONNX, its file and sha256
 
+    def corpus_path(self, index_dir: str | Path) -> Path | None:
+        """The corpus directory it was built from, for an index in `index_dir`; None when not recorded."""
+        return (Path(index_dir) / self.corpus_dir).resolve() if self.corpus_dir else None
+
 
 @dataclass
 class BuildReport:
@@ -266,7 +270,7 @@ class Index:
         """A summary for the UI and the CLI."""
         m = self.manifest
         return {
-            "corpus": str((self.directory.parent / m.corpus_dir).resolve()) if m.corpus_dir else None,
+            "corpus": str(corpus) if (corpus := m.corpus_path(self.directory.parent)) else None,
             "documents": m.documents,
             "chunks": m.chunks,
             "embedding_model": m.embedding_model,
@@ -312,8 +316,7 @@ def built_from(corpus_dir: str | Path | None, index_dir: str | Path) -> tuple[Pa
     `corpus_dir` None is the corpus the index was built from, or `DEFAULT_CORPUS` for a new index. A
     directory other than the recorded one is refused while that one still exists: updating the index
     to it would drop every article of the other. One that replaces a corpus no longer there (moved,
-    renamed) is taken, and recorded at the next build. An index built before the directory was recorded
-    is refused a corpus that holds none of its files."""
+    renamed) is taken, and recorded at the next build."""
     try:
         manifest = read_manifest(index_dir)
     except IndexStateError:
@@ -323,17 +326,9 @@ def built_from(corpus_dir: str | Path | None, index_dir: str | Path) -> tuple[Pa
                 f"rebuild it naming its corpus: `rag index --corpus DIR --index {index_dir}`"
             ) from None
         return Path(corpus_dir), None
-    recorded = (Path(index_dir) / manifest.corpus_dir).resolve() if manifest and manifest.corpus_dir else None
-    if recorded is None:  # no index yet, or one of an older build
-        corpus = Path(DEFAULT_CORPUS if corpus_dir is None else corpus_dir)
-        held = set(manifest.corpus.sources) if manifest else set()
-        if held and corpus.is_dir() and held.isdisjoint(scan_corpus(corpus).sources):
-            raise IndexStateError(
-                f"the index in {index_dir} holds none of the files of {corpus}, and (built by an older rag) does "
-                f"not record the corpus it was built from; name that corpus once (--corpus DIR), or give {corpus} "
-                "an index directory of its own (--index DIR)"
-            )
-        return corpus, manifest
+    recorded = manifest.corpus_path(index_dir) if manifest else None
+    if recorded is None:  # no index yet, or one of an older build (`update_index` checks its files)
+        return Path(DEFAULT_CORPUS if corpus_dir is None else corpus_dir), manifest
     if corpus_dir is None:
         if not recorded.is_dir():
             raise CorpusError(
@@ -605,13 +600,21 @@ def update_index(
     """Build or update the index of `corpus_dir` (None: the one it was built from, see `built_from`): only
     files that are new or changed are chunked and embedded (by
     `process`, here by default), and a large dense index gets their vectors added in place (shards
-    encoded by `encode`)."""
+    encoded by `encode`). An index of an older build, which records no corpus directory, is refused a
+    corpus that holds none of its files."""
     began = time.perf_counter()
     index_dir = Path(index_dir)
     process = process or (lambda pending: process_locally(pending, embedder, settings, progress))
     with _build_lock(index_dir):
-        corpus_dir, _ = built_from(corpus_dir, index_dir)
+        corpus_dir, manifest = built_from(corpus_dir, index_dir)
         files = list_corpus(corpus_dir)
+        held = set(manifest.corpus.sources) if manifest and not manifest.corpus_dir else set()
+        if held and held.isdisjoint(f.source for f in files):
+            raise IndexStateError(
+                f"the index in {index_dir} holds none of the files of {corpus_dir}, and (built by an older rag) "
+                f"does not record the corpus it was built from; name that corpus once (--corpus DIR), or give "
+                f"{corpus_dir} an index directory of its own (--index DIR)"
+            )
         table = corpus_table(files, None)  # every file read: a change that kept size and time is caught too
         previous = _previous(index_dir, embedder, settings)
         plan = _plan(files, table.hashes(), previous, process)
