@@ -468,16 +468,25 @@ def add_meaning_features(
 
 def add_relative_features(candidates: list[Candidate]) -> None:
     """Features that compare a candidate with the others: how many distinct stories and sentences state it
-    (copies of one story count once), how its sentence's closeness to the question compares with the
+    (copies of one story count once), how many state it in other words (a span that holds it or that it
+    holds, anywhere: "Harriet Hageman" in "Harriet Hageman's victory"; a figure of the same value: "2 million"
+    in "more than 2 million swings"), how its sentence's closeness to the question compares with the
     closest one, and whether a longer candidate of its sentence holds it ("Williams" in "Serena Williams")
     or it holds a shorter one."""
     groups: dict[str, set[str]] = {}
     sentences: dict[str, set[tuple[str, str]]] = {}
     by_sentence: dict[tuple[int, int], list[Candidate]] = {}
+    by_value: dict[float, set[str]] = {}
+    values: dict[str, set[float]] = {}
     for c in candidates:
         groups.setdefault(c.key, set()).add(c.group)
         sentences.setdefault(c.key, set()).add((c.group, c.sentence))
         by_sentence.setdefault((c.n, c.start), []).append(c)
+        if c.kind in _FIGURE_KINDS and c.key not in values:
+            values[c.key] = {q.value for q in extract_quantities(c.text)}
+        for value in values.get(c.key, ()):
+            by_value.setdefault(value, set()).add(c.group)
+    in_other_words = _stories_in_other_words(groups)
     closest = max((c.features["cosine"] for c in candidates), default=0.0)
     most_like_focus = max((c.features.get("focus_similarity", 0.0) for c in candidates), default=0.0)
     best_filled = max((c.features.get("filled_cosine", 0.0) for c in candidates), default=0.0)
@@ -487,6 +496,8 @@ def add_relative_features(candidates: list[Candidate]) -> None:
         c.features |= {
             "sources": math.log1p(len(groups[c.key])),
             "repeats": math.log1p(len(sentences[c.key])),
+            "answer_sources": math.log1p(len(in_other_words[c.key])),
+            "value_sources": math.log1p(len(set().union(*(by_value[v] for v in values.get(c.key, ()))))),
             "cosine_gap": c.features["cosine"] - closest,
             "overlap_gap": c.features["sentence_overlap"] - most_shared,
             "focus_gap": c.features.get("focus_similarity", 0.0) - most_like_focus,
@@ -494,6 +505,30 @@ def add_relative_features(candidates: list[Candidate]) -> None:
             "inside_longer": float(any(_holds(o, c.key) for o in neighbours)),
             "holds_shorter": float(any(_holds(c.key, o) for o in neighbours)),
         }
+
+
+def _stories_in_other_words(groups: dict[str, set[str]]) -> dict[str, set[str]]:
+    """For each answer text (of `groups`: text -> the stories stating it), the stories stating it or a text
+    that holds it or that it holds. A text that holds another has that one's first word; so only the texts
+    with its first word, or that begin with one of its words, are compared with it."""
+    words = {key: re.findall(r"\w+", key) for key in groups}
+    having: dict[str, set[str]] = {}
+    beginning: dict[str, set[str]] = {}
+    for key, found in words.items():
+        for word in found:
+            having.setdefault(word, set()).add(key)
+        if found:
+            beginning.setdefault(found[0], set()).add(key)
+    stories = {}
+    for key, found in words.items():
+        if not found:
+            stories[key] = groups[key]
+            continue
+        related = having[found[0]].union(*(beginning.get(word, ()) for word in found))
+        stories[key] = set().union(
+            *(groups[other] for other in related if other == key or _holds(other, key) or _holds(key, other))
+        )
+    return stories
 
 
 def _holds(longer: str, shorter: str) -> bool:

@@ -207,6 +207,24 @@ def test_features_say_type_nearness_and_agreement_across_stories():
     assert kansas.features["rank"] == 1.0
 
 
+def test_an_answer_stated_in_other_words_counts_every_story_that_states_it():
+    passages = [
+        passage("Harriet Hageman defeated the incumbent on Tuesday, and 2 million voters turned out.", 1),
+        passage("Hageman's victory in the primary was never in doubt; more than 2 million voters came.", 2),
+        passage("Organisers counted 60,000 volunteers at the polls on Tuesday.", 3),
+    ]
+    who = find_candidates("Which Republican won the primary on Tuesday?", passages, FakeEmbedder())
+    hageman = next(c for c in who if c.n == 1 and c.text == "Harriet Hageman")
+    assert hageman.features["sources"] == pytest.approx(math.log1p(1)), "the exact words are in one story"
+    assert hageman.features["answer_sources"] == pytest.approx(math.log1p(2)), "another story names her surname"
+    assert hageman.features["value_sources"] == 0.0, "a name states no figure"
+    how_many = find_candidates("How many voters turned out on Tuesday?", passages, FakeEmbedder())
+    two_million = next(c for c in how_many if c.n == 1 and "2 million" in c.text)
+    sixty_thousand = next(c for c in how_many if "60,000" in c.text)
+    assert two_million.features["value_sources"] == pytest.approx(math.log1p(2)), "the same value, otherwise said"
+    assert sixty_thousand.features["value_sources"] == pytest.approx(math.log1p(1))
+
+
 @pytest.mark.parametrize(
     "question, phrase",
     [
