@@ -6,9 +6,9 @@ The reader's ranker (rag/reader_weights.json) puts its best candidates to a load
 each as the answer (mean log-likelihood per token after the question and its sentence); the order is the
 ranker's log-odds plus `weight` × that vote (`rag.reading.model_choice`). This script gets the votes of one
 model for the best candidates of a seeded sample of train questions and of every dev question (from the
-candidates `python -m bench train-reader` cached under --scratch; votes are cached beside them), and
-chooses the weight that answers the most train questions right, the smallest on a tie (0: the model does
-not vote). Dev is reported, never used to choose. `--write` records the weight for that model in
+candidates `python -m bench train-reader` cached under --scratch; votes are cached beside them, by
+candidate), and chooses the weight that answers the most train questions right, the smallest on a tie (0: the
+model does not vote). Dev is reported, never used to choose. `--write` records the weight for that model in
 `rag/reader_weights.json` (`model_weights`).
 """
 
@@ -30,24 +30,29 @@ DEFAULT_QUESTIONS = 400
 
 
 def votes(records: list[dict], candidates: dict, generator, cache: Path) -> dict[str, list[tuple]]:
-    """Per question: (ranker log-odds, vote, accepted) of each candidate the model would be asked about."""
+    """Per question: (ranker log-odds, vote, accepted) of each candidate the model would be asked about. The
+    model's votes are kept in `cache` by question, sentence and candidate, not by the ranker's choice: a refitted
+    ranker is asked about anew and only candidates the model never scored are put to it."""
     ranker = learned_ranker()
-    found: dict[str, list[tuple]] = pickle.loads(cache.read_bytes()) if cache.exists() else {}
-    for done, record in enumerate(r for r in records if r["id"] not in found):
+    known: dict[tuple[str, str, str], float] = pickle.loads(cache.read_bytes()) if cache.exists() else {}
+    found: dict[str, list[tuple]] = {}
+    asked = 0
+    for record in records:
         kept = list(candidates.get(record["id"], []))
         add_relative_features(kept)
-        found[record["id"]] = [
-            (
-                log_odds(c.score),
-                vote(record["question"], c, generator),
-                any(contains(c.answer, a) for a in record["accept"]),
+        found[record["id"]] = []
+        for c in put_to_model(rank(kept, ranker), ranker):
+            key = (record["question"], c.sentence, c.text)
+            if key not in known:
+                known[key] = vote(record["question"], c, generator)
+                asked += 1
+                if asked % 100 == 0:
+                    cache.write_bytes(pickle.dumps(known))
+                    print(f"  votes: {asked} new", flush=True)
+            found[record["id"]].append(
+                (log_odds(c.score), known[key], any(contains(c.answer, a) for a in record["accept"]))
             )
-            for c in put_to_model(rank(kept, ranker), ranker)
-        ]
-        if done % 50 == 49:
-            cache.write_bytes(pickle.dumps(found))
-            print(f"  votes: {done + 1} questions", flush=True)
-    cache.write_bytes(pickle.dumps(found))
+    cache.write_bytes(pickle.dumps(known))
     return found
 
 
@@ -84,7 +89,9 @@ def run(argv: list[str] | None = None) -> list[Figure]:
             parser.error(f"no cached candidates in {cache}: run `python -m bench train-reader` first")
         candidates = pickle.loads(cache.read_bytes())
         print(f"== {name}: {len(records)} questions", flush=True)
-        found[name] = votes(records, candidates, generator, args.scratch / f"{name}-votes-{generator.name}.pkl")
+        found[name] = votes(
+            records, candidates, generator, args.scratch / f"{name}-candidate-votes-{generator.name}.pkl"
+        )
     scores = {w: {name: accuracy(sets[name], found[name], w) for name in sets} for w in WEIGHTS}
     best = max(WEIGHTS, key=lambda w: (scores[w]["train"], -w))
     if args.write:
