@@ -55,7 +55,7 @@ from .quantities import (
     supports,
 )
 from .retrieval import UNNAMED_SOURCE, Passage
-from .text import CITATION, FUNCTION_WORDS, UnionFind, cited_numbers, words
+from .text import CITATION, FUNCTION_WORDS, POSSESSIVE, UnionFind, cited_numbers, words
 
 # Which figures of two articles are one quantity is decided by a logistic regression over the
 # features of `pair_features` (the masked clauses' cosine with all-MiniLM-L6-v2, shared names,
@@ -568,7 +568,6 @@ def same_time(a: _Mention, b: _Mention) -> bool:
 # A capitalised word or acronym ("Punxsutawney", "U.N.", "McDonald's"); not the first word of a sentence.
 _NAME = re.compile(r"(?<![\w.’'-])(?:[A-Z][a-z]*\.){2,}|(?<![\w’'-])[A-Z][\w&-]*(?:[’'][A-Za-z]+)?")
 _SENTENCE_START = re.compile(r"(?:^|(?<!\b[A-Z])[.!?:]['\"”’)]*\s+|[\"“(]\s*)$")
-_POSSESSIVE = re.compile(r"[’']s?$")
 _LAST_WORD = re.compile(r"\S+\s+")
 _NOT_NAMES = FUNCTION_WORDS | set(MONTHS) | set(WEEKDAYS) | {"mr", "mrs", "ms", "dr", "st", "u", "s"}
 
@@ -580,7 +579,7 @@ def _named(text: str) -> tuple[tuple[int, str], ...]:
     calendar words."""
     found = []
     for match in _NAME.finditer(text):
-        word = _POSSESSIVE.sub("", match.group()).rstrip(".").lower()
+        word = POSSESSIVE.sub("", match.group()).rstrip(".").lower()
         if word not in _NOT_NAMES and not (
             _SENTENCE_START.search(text, max(0, match.start() - 4), match.start()) and "." not in match.group()
         ):

@@ -44,7 +44,7 @@ from .quantities import (
     in_digits,
 )
 from .retrieval import Passage
-from .text import FUNCTION_WORDS, QUOTE_PAIRS, content_words
+from .text import FUNCTION_WORDS, POSSESSIVE, QUOTE_PAIRS, content_words
 
 WEIGHTS_FILE = Path(__file__).with_name("reader_weights.json")
 # A sentence this close to its article's start is part of the lead, which news writes to state the story.
@@ -183,7 +183,7 @@ def _asked_for(text: str, found: re.Match) -> AskedFor:
             return AskedFor(name, **context)
     # The asked type is read from the naming words only ("which movie won a number of …" asks for no number),
     # the last first: it is the noun the others qualify ("which country music star" asks for a person).
-    words = [w for w in (_POSSESSIVE.sub("", w) for w in (phrase or named).split()) if w not in FUNCTION_WORDS]
+    words = [w for w in (POSSESSIVE.sub("", w) for w in (phrase or named).split()) if w not in FUNCTION_WORDS]
     for word in reversed(words):
         for form in (word, re.sub(r"ies$", "y", word), re.sub(r"e?s$", "", word)):
             if form in _FOCUS_OF:
@@ -197,9 +197,6 @@ def _prefix_length(text: str, words: int) -> int:
     return found[words - 1].end() if words else 0
 
 
-_POSSESSIVE = re.compile(r"['’]s$")
-
-
 def _naming_words(text: str) -> str:
     """The words after "which", "what" or "how many" that name the asked thing: those before the first
     function word or participle ("which property owned by" -> "property"), up to a possessive ("which
@@ -208,7 +205,7 @@ def _naming_words(text: str) -> str:
     for word in text.split():
         if word in FUNCTION_WORDS or (named and word.endswith("ed")):
             break
-        named.append(_POSSESSIVE.sub("", word))
+        named.append(POSSESSIVE.sub("", word))
         if named[-1] != word:
             break
     return " ".join(named)

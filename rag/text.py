@@ -26,6 +26,9 @@ FUNCTION_WORDS = frozenset(
 )
 _WORD = re.compile(r"\w+")
 
+# A possessive ending ("McDonald's", "Kansas’s"): a word is compared without it.
+POSSESSIVE = re.compile(r"['’]s\b")
+
 # Initials, with or without a space after their dots ("J. K." / "J.K."), and "U.S." read as one word.
 _INITIAL = re.compile(r"\b([^\W\d_])\.\s?(?=[^\W\d_]\b)")
 
@@ -33,7 +36,7 @@ _INITIAL = re.compile(r"\b([^\W\d_])\.\s?(?=[^\W\d_]\b)")
 def content_words(text: str) -> set[str]:
     """Meaningful words cut to a 5-letter stem, so 'Russian' meets 'Russia' and 'imported' meets 'imports';
     initials are one word, so 'J. K. Rowling' meets 'J.K. Rowling'."""
-    text = _INITIAL.sub(r"\1", re.sub(r"['’]s\b", "", text.lower()))
+    text = _INITIAL.sub(r"\1", POSSESSIVE.sub("", text.lower()))
     # Letters of any script: a question in Russian must not reduce to its digits and match on "2023".
     words = re.findall(r"[^\W_](?:[^\W_]|[.,-])*[^\W_]|[^\W_]", text)
     return {w[:5] for w in words if w not in FUNCTION_WORDS}

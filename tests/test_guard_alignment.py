@@ -30,6 +30,8 @@ def test_names_are_capitalised_words_and_acronyms_not_a_sentences_first_word():
         "According to the cap, North Korea can import no more than 500,000 barrels on Tuesday."
     )
     assert names(text) == {"u.n", "security", "council", "north", "korea"}
+    # a possessive is its name's ("Kim's" is Kim), with either apostrophe; other endings stay ("O'Neill")
+    assert names("Officials said Kim's envoy met O'Neill and McDonald’s staff.") == {"kim", "o'neill", "mcdonald"}
 
 
 def test_the_learned_model_is_read_from_its_file_with_what_it_was_measured_on():
