@@ -103,15 +103,21 @@ def list_corpus(corpus_dir: str | Path) -> list[CorpusFile]:
     return scan_corpus(corpus_dir).files()
 
 
-def scan_corpus(corpus_dir: str | Path) -> Listing:
-    """The article files of a corpus directory as columns, in a stable order. Hidden files and folders are
-    left out. One `stat` per file, relative to its open folder, and plain strings: 100,000 files are listed
-    in about a quarter of a second (bench/freshness.py)."""
+def corpus_root(corpus_dir: str | Path) -> Path:
+    """The corpus directory as a path; a CorpusError when it is not there or is a file."""
     root = Path(corpus_dir)
     if not root.exists():
         raise CorpusError(f"corpus directory not found: {root} (pass --corpus DIR with your articles)")
     if not root.is_dir():
         raise CorpusError(f"corpus path is not a directory: {root}")
+    return root
+
+
+def scan_corpus(corpus_dir: str | Path) -> Listing:
+    """The article files of a corpus directory as columns, in a stable order. Hidden files and folders are
+    left out. One `stat` per file, relative to its open folder, and plain strings: 100,000 files are listed
+    in about a quarter of a second (bench/freshness.py)."""
+    root = corpus_root(corpus_dir)
     listing = Listing(root)
     _list_folder(str(root), None, "", listing)
     if not listing.sources:

@@ -35,6 +35,7 @@ from .corpus import (
     CorpusFile,
     Document,
     Listing,
+    corpus_root,
     file_sha256,
     group_near_duplicates,
     list_corpus,
@@ -337,6 +338,7 @@ def built_from(corpus_dir: str | Path | None, index_dir: str | Path) -> tuple[Pa
             )
         return recorded, manifest
     if recorded.is_dir() and Path(corpus_dir).resolve() != recorded:
+        corpus_root(corpus_dir)  # a named directory that is not there is the mistake to report, not the other corpus
         raise IndexStateError(
             f"the index in {index_dir} was built from the corpus {recorded}, not {corpus_dir}, and would lose "
             f"its articles to this one; leave out --corpus to use {recorded}, or give {corpus_dir} an index "

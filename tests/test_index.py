@@ -326,6 +326,9 @@ def test_another_corpus_is_refused_and_the_index_keeps_its_articles(
         err = capsys.readouterr().err
         assert err.startswith(f"error: the index in {index} was built from the corpus {seed_corpus}, not {other}")
         assert f"leave out --corpus to use {seed_corpus}" in err and len(err.strip().splitlines()) == 1
+    # a corpus named by mistake that is not there is reported as such, not as another corpus
+    assert main(["ask", CAP, "--corpus", str(tmp_path / "missing"), "--index", str(index)]) == 2
+    assert capsys.readouterr().err.startswith(f"error: corpus directory not found: {tmp_path / 'missing'}")
     after = load_index(index)
     assert after.directory == before.directory and after.documents == before.documents
     assert update_index(other, tmp_path / "index-of-other", fake_embedder).index.documents.keys() == {"harbour.txt"}
