@@ -251,6 +251,7 @@ def fit_trees(records: list[dict], candidates: dict[str, list[Candidate]]) -> Ra
     rows, _, _ = training_rows(records, candidates)
     vectorizer = DictVectorizer().fit(rows)
     sample = rows[:5000]
+    sample_matrix = vectorizer.transform(sample).astype(np.float32)
     shares, trees, expected = random.Random(SEED), [], np.zeros(len(sample))
     for _ in range(BAGS):
         share = shares.sample(records, round(BAG_SHARE * len(records)))
@@ -259,7 +260,7 @@ def fit_trees(records: list[dict], candidates: dict[str, list[Candidate]]) -> Ra
         model.fit(vectorizer.transform(share_rows).astype(np.float32), labels, group=groups)
         for tree in model.booster_.dump_model()["tree_info"]:
             trees.append(_scaled(tree, 1 / BAGS))
-        expected += model.booster_.predict(vectorizer.transform(sample).astype(np.float32), raw_score=True) / BAGS
+        expected += model.booster_.predict(sample_matrix, raw_score=True) / BAGS
     exported = export_trees({"tree_info": trees}, vectorizer.feature_names_)
     if not np.allclose(exported.raw(sample), expected, atol=1e-4):
         raise AssertionError("the exported trees do not score as LightGBM does")
