@@ -131,7 +131,23 @@ def _size_and_time(path: Path) -> tuple[int, int]:
 
 
 def load_records(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    """The questions of a question set, each under an id of its own: passages and candidates are kept by id. A
+    line that repeats an earlier question is left out; a question whose id an earlier, different one has is
+    renamed ("…#2"; the RealTimeQA train build gives one id to two questions of consecutive weeks)."""
+    records: list[dict] = []
+    seen: dict[str, set[str]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        record = json.loads(line)
+        questions = seen.setdefault(record["id"], set())
+        if record["question"] in questions:
+            continue
+        questions.add(record["question"])
+        if len(questions) > 1:
+            record["id"] = f"{record['id']}#{len(questions)}"
+        records.append(record)
+    return records
 
 
 def cached_passages(records: list[dict], corpus: Path, cache: Path, embedder) -> dict[str, list[Passage]]:

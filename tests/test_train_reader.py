@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
@@ -44,3 +45,16 @@ def test_the_averaged_trees_rank_the_right_candidate_first_on_new_questions(monk
     new_records, new_candidates = questions(100, seed=2)
     first = [rank(new_candidates[r["id"]], ranker)[0].text == r["accept"][0] for r in new_records]
     assert sum(first) / len(first) > 0.6, "chance is 0.2"
+
+
+def test_every_question_is_read_once_under_an_id_of_its_own(tmp_path):
+    lines = [
+        {"id": "q1", "question": "Which city hosted the summit?", "accept": ["Oslo"]},
+        {"id": "q1", "question": "Which city hosted the summit?", "accept": ["Oslo"]},  # the same line again
+        {"id": "q1", "question": "Which team won the final?", "accept": ["Lions"]},  # another question, same id
+        {"id": "q2", "question": "Who opened the bridge?", "accept": ["the mayor"]},
+    ]
+    path = tmp_path / "qa.jsonl"
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n\n", encoding="utf-8")
+    records = train_reader.load_records(path)
+    assert [(r["id"], r["accept"]) for r in records] == [("q1", ["Oslo"]), ("q1#2", ["Lions"]), ("q2", ["the mayor"])]
