@@ -175,7 +175,7 @@ def _asked_for(text: str, found: re.Match) -> AskedFor:
         "after": _context_stems(text[end:])[:CONTEXT_WORDS],
     }
     if found["how"]:
-        return AskedFor(f"how_{found['how']}", _stem(phrase.split()[0]) if phrase else None, phrase or None, **context)
+        return AskedFor(f"how_{found['how']}", _stem(phrase.split()[-1]) if phrase else None, phrase or None, **context)
     if found["measure"]:
         return AskedFor("which_number", _stem(found["measure"]), found["measure"], **context)
     for name in ("when", "where", "who"):

@@ -54,6 +54,9 @@ def passage(text: str, n: int = 1, group: str | None = None) -> Passage:
         ),
         ("Which former pope was laid to rest this week?", "which_person", "pope"),
         ("How many barrels of refined oil may North Korea import per year under the U.N. cap?", "how_many", "barre"),
+        # the counted thing is named by the last of its words, as a which-question's is ("grand slams" counts slams)
+        ("How many grand slams has the champion won?", "how_many", "slams"),
+        ("How much crude oil did the refinery process?", "how_much", "oil"),
         ("What price per barrel did North Korea pay for the Russian oil?", "which_number", "price"),
         ("When did the Enhanced Disruption Task Force hold its first meeting?", "when", None),
         ("Where did Nancy Pelosi travel?", "where", None),
