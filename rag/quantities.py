@@ -136,6 +136,7 @@ _AGE_BEFORE = re.compile(r"\b(?:aged?|ages)\s+$", re.I)
 _RANK_BEFORE = re.compile(r"(?:\bNo\.|\bnumber|#|\branked|\brank(?:ing|s)?)\s*$", re.I)
 # Units of time: a figure counting them is a duration ("a 22-year career", "nine years in prison").
 _TIME_UNITS = {"second", "minute", "hour", "day", "week", "month", "year", "decade", "century"}
+_TIME_UNIT_PLURALS = sorted(re.sub(r"(?<=[^aeiou])y$", "ie", unit) + "s" for unit in _TIME_UNITS)
 _HYPHEN_UNIT = re.compile(r"-([A-Za-z]+)\b")
 # A plural noun within the next two words, after a participle that is then an adjective ("confirmed cases").
 _PLURAL_AHEAD = re.compile(r"\s+[a-z]+ed(?:\s+[A-Za-z-]+)?\s+[a-z]+s\b")
@@ -514,7 +515,8 @@ class Asked:
 
 
 _ASKS = [
-    ("duration", re.compile(r"\bhow many (years|months|weeks|days|hours|minutes)\b", re.I)),
+    # "how many seconds" counts a time as "how many years" does: a duration, not an amount of things
+    ("duration", re.compile(rf"\bhow many ({'|'.join(_TIME_UNIT_PLURALS)})\b", re.I)),
     ("amount", re.compile(r"\bhow many\b", re.I)),  # before "rate" or "price" in "how many barrels at that rate"
     (
         "money",

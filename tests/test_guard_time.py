@@ -84,6 +84,8 @@ def test_questions_ask_for_ages_and_durations():
     assert asked_quantity("How old is the new chairman?").kind == "age"
     assert asked_quantity("How long was he sentenced to?").kind == "duration"
     assert asked_quantity("How many years did she serve?").kind == "duration"
+    assert asked_quantity("The clock moved to how many seconds to midnight?").kind == "duration"
+    assert asked_quantity("How many centuries did the dynasty rule?").kind == "duration"
 
 
 CASES = "The health ministry said the country has {} confirmed monkeypox cases, up from the week before."
