@@ -667,17 +667,23 @@ def learned_ranker(path: Path = WEIGHTS_FILE) -> Ranker:
     )
 
 
-# A name the articles shorten after first mention ("Williams" for "Serena Williams") is answered in full.
-_NAME_KINDS = ("PERSON", "ORG")
+# A name the articles shorten after first mention ("Williams" for "Serena Williams", "LeBron" for "LeBron James",
+# "Harvard" for "Harvard University", "New York" for "New York City") is answered in full.
+_NAME_KINDS = ("PERSON", "ORG", "GPE")
 _MAX_NAME_WORDS = 4
 
 
 def full_names(candidates: Sequence[Candidate]) -> dict[str, Candidate]:
-    """For each short name, a mention of the full name it shortens ("williams" -> "Serena Williams")."""
+    """For each short name, a mention of the full name it shortens, by its last words or its first ("williams"
+    -> "Serena Williams", "lebron" -> "LeBron James"): a name of the same kind, the longest the passages give."""
     names = [c for c in candidates if c.kind in _NAME_KINDS and len(c.text.split()) <= _MAX_NAME_WORDS]
     found: dict[str, Candidate] = {}
     for short in names:
-        longer = [c for c in names if c.kind == short.kind and c.key.endswith(" " + short.key)]
+        longer = [
+            c
+            for c in names
+            if c.kind == short.kind and (c.key.endswith(" " + short.key) or c.key.startswith(short.key + " "))
+        ]
         if longer:
             found[short.key] = max(longer, key=lambda c: (len(c.key), c.score))
     return found

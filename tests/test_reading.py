@@ -18,6 +18,7 @@ from rag.reading import (
     answer_text,
     answer_type,
     find_candidates,
+    full_names,
     is_question_or_quiz,
     learned_ranker,
     model_choice,
@@ -453,6 +454,18 @@ def test_a_shortened_name_is_answered_in_full_from_a_sentence_that_states_it():
     ranker = Ranker({"type=which_person|PERSON": 3.0, "sentence_overlap": 4.0}, bias=-2.0, threshold=0.1)
     reading = read("Which tennis player will retire?", [passage(first + " " + later)], FakeEmbedder(), ranker=ranker)
     assert reading.short == "Serena Williams" and reading.sentences[0].text == first
+
+
+def test_a_name_shortened_to_its_first_words_is_answered_in_full_but_never_by_a_name_of_another_kind():
+    first = "Point guard Marlo Keene scored 41 points for the Harbor City Hawks on Friday."
+    later = "Marlo, who turns 30 next week, then thanked the fans of Harbor City."
+    question = "Which player thanked the fans?"
+    ranker = Ranker({"type=which_person|PERSON": 3.0, "sentence_overlap": 4.0}, bias=-2.0, threshold=0.1)
+    reading = read(question, [passage(first + " " + later)], FakeEmbedder(), ranker=ranker)
+    assert reading.short == "Marlo Keene" and reading.sentences[0].text == first
+    # "Harbor City" (a place) is not "Harbor City Hawks" (a team) shortened
+    full = full_names(find_candidates(question, [passage(first + " " + later)], FakeEmbedder()))
+    assert {short: c.text for short, c in full.items()} == {"marlo": "Marlo Keene"}
 
 
 def test_when_is_answered_by_a_date_and_who_never_by_a_figure():
