@@ -675,18 +675,26 @@ _MAX_NAME_WORDS = 4
 
 def full_names(candidates: Sequence[Candidate]) -> dict[str, Candidate]:
     """For each short name, a mention of the full name it shortens, by its last words or its first ("williams"
-    -> "Serena Williams", "lebron" -> "LeBron James"): a name of the same kind, the longest the passages give."""
+    -> "Serena Williams", "lebron" -> "LeBron James"): a name of the same kind, the longest the passages give, whose
+    other words are proper-name words."""
     names = [c for c in candidates if c.kind in _NAME_KINDS and len(c.text.split()) <= _MAX_NAME_WORDS]
     found: dict[str, Candidate] = {}
     for short in names:
-        longer = [
-            c
-            for c in names
-            if c.kind == short.kind and (c.key.endswith(" " + short.key) or c.key.startswith(short.key + " "))
-        ]
+        longer = [c for c in names if c.kind == short.kind and _lengthens(c.text, short.key)]
         if longer:
             found[short.key] = max(longer, key=lambda c: (len(c.key), c.score))
     return found
+
+
+def _lengthens(name: str, short: str) -> bool:
+    """Whether a name is `short` (lower case) with proper-name words before or after it ("LeBron James" for
+    "lebron"); a common noun added is no part of a name ("Kansas state")."""
+    words, short_words = name.split(), short.split()
+    size = len(short_words)
+    for added, kept in ((words[:-size], words[-size:]), (words[size:], words[:size])):
+        if added and " ".join(kept).lower() == short and all(w[:1].isupper() for w in added):
+            return True
+    return False
 
 
 def rank(candidates: list[Candidate], ranker: Ranker) -> list[Candidate]:

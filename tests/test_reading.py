@@ -468,6 +468,14 @@ def test_a_name_shortened_to_its_first_words_is_answered_in_full_but_never_by_a_
     assert {short: c.text for short, c in full.items()} == {"marlo": "Marlo Keene"}
 
 
+def test_a_full_name_adds_proper_name_words_only():
+    def named(text: str, kind: str = "GPE") -> Candidate:
+        return Candidate(text, kind, 1, f"{text} voted.", 0, len(text) + 7, {})
+
+    found = full_names([named("Kansas"), named("Kansas state"), named("New York"), named("New York City")])
+    assert {short: c.text for short, c in found.items()} == {"new york": "New York City"}
+
+
 def test_when_is_answered_by_a_date_and_who_never_by_a_figure():
     text = "The new task force held its first meeting on Tuesday in Washington, said Kim, who counted 12 delegates."
     when = {c.kind for c in find_candidates("When did the task force first meet?", [passage(text)], FakeEmbedder())}
