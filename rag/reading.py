@@ -689,8 +689,7 @@ def full_names(candidates: Sequence[Candidate]) -> dict[str, Candidate]:
 def _lengthens(name: str, short: str) -> bool:
     """Whether a name is `short` (lower case) with proper-name words before or after it ("LeBron James" for
     "lebron"); a common noun added is no part of a name ("Kansas state")."""
-    words, short_words = name.split(), short.split()
-    size = len(short_words)
+    words, size = name.split(), len(short.split())
     for added, kept in ((words[:-size], words[-size:]), (words[size:], words[:size])):
         if added and " ".join(kept).lower() == short and all(w[:1].isupper() for w in added):
             return True
