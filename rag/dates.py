@@ -243,6 +243,10 @@ class WrittenDate:
     weekday: int = 0
     relative: bool = False
 
+    def as_date(self) -> date | None:
+        """The day it names, when it names a whole one."""
+        return date(self.year, self.month, self.day) if self.year and self.month and self.day else None
+
 
 def find_dates(text: str, published: date | None = None) -> list[WrittenDate]:
     """Every date and relative year written in `text`, in order of position.
@@ -428,8 +432,7 @@ def _year_of(match: re.Match, published: date | None) -> int | None:
 
 def _span(written: WrittenDate) -> tuple[date, date]:
     """The first and last day a date of its precision may be."""
-    if written.day:
-        day = date(written.year, written.month, written.day)
+    if day := written.as_date():
         return day, day
     if written.month:
         return date(written.year, written.month, 1), _month_end(written.year, written.month)

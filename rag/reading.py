@@ -30,7 +30,7 @@ import numpy as np
 
 from .annotate import AnnotatedSentence, Mention, annotate
 from .chunking import split_sentences
-from .dates import find_periods
+from .dates import find_dates, find_periods
 from .embedding import Embedder
 from .models import Generator
 from .quantities import (
@@ -258,6 +258,11 @@ def _stated_periods(sentence: str, published: date | None) -> set[tuple[date, da
     return {(p.start, p.end) for _, _, p in find_periods(sentence, published)}
 
 
+def _stated_days(sentence: str, published: date | None) -> set[tuple[date, date]]:
+    """The days a sentence names ("Monday", "Aug. 9"), resolved against its article's date, each as a period."""
+    return {(day, day) for day in (written.as_date() for written in find_dates(sentence, published)) if day}
+
+
 def _overlaps(stated: set[tuple[date, date]], asked: set[tuple[date, date]]) -> bool:
     return any(a_start <= s_end and s_start <= a_end for s_start, s_end in stated for a_start, a_end in asked)
 
@@ -330,13 +335,17 @@ def find_candidates(
         for s in found:
             if s.imperative or is_question_or_quiz(s.text):
                 continue
-            stated = _stated_periods(s.text, published[n - 1]) if asked_periods else set()
+            stated, in_asked = set(), False
+            if asked_periods:
+                stated = _stated_periods(s.text, published[n - 1])
+                in_asked = _overlaps(stated | _stated_days(s.text, published[n - 1]), asked_periods)
             # A sentence stating only other periods than the asked one does not answer ("revenue in Q1" in
-            # an article of 2023 does not answer a question about Q1 2021).
-            if stated and not _overlaps(stated, asked_periods):
+            # an article of 2023 does not answer a question about Q1 2021); one that also states a day of the
+            # asked period does ("the park announced Monday that, after tests last year, …").
+            if stated and not in_asked:
                 continue
             sentences.append((n, s))
-            periods_of.append(float(bool(stated)))
+            periods_of.append(float(in_asked))
     if not sentences:
         return []
     stems_of = [{w.lower[:5] for w in s.words} for _, s in sentences]

@@ -506,6 +506,21 @@ def test_a_sentence_stating_the_asked_period_says_so_and_one_of_another_period_i
     assert "$5 billion" not in found
 
 
+def test_a_sentence_naming_a_day_of_the_asked_week_answers_though_it_states_another_period_too():
+    from dataclasses import replace
+    from datetime import date
+
+    def published(text: str, n: int) -> Passage:
+        return replace(passage(text, n), date="2022-08-16")  # a Tuesday
+
+    announced = published("After tests last year, Pine Ridge Park announced Monday that parking will cost $5.", 1)
+    last_year = published("Cedar Falls Park started charging for parking last year.", 2)
+    question = "Which national park announced this week that it will charge for parking?"
+    found = {c.text: c for c in find_candidates(question, [announced, last_year], FakeEmbedder(), date(2022, 8, 18))}
+    assert found["Pine Ridge Park"].features["states_asked_period"] == 1.0, "Monday is August 15, in the asked week"
+    assert "Cedar Falls Park" not in found, "it states only last year"
+
+
 def test_a_passage_sharing_no_word_with_the_question_is_not_read():
     question = "Сколько нефтепродуктов импортировала Северная Корея в 2023 году?"
     assert (
