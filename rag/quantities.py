@@ -136,7 +136,6 @@ _AGE_BEFORE = re.compile(r"\b(?:aged?|ages)\s+$", re.I)
 _RANK_BEFORE = re.compile(r"(?:\bNo\.|\bnumber|#|\branked|\brank(?:ing|s)?)\s*$", re.I)
 # Units of time: a figure counting them is a duration ("a 22-year career", "nine years in prison").
 _TIME_UNITS = {"second", "minute", "hour", "day", "week", "month", "year", "decade", "century"}
-_TIME_UNIT_PLURALS = sorted(re.sub(r"(?<=[^aeiou])y$", "ie", unit) + "s" for unit in _TIME_UNITS)
 _HYPHEN_UNIT = re.compile(r"-([A-Za-z]+)\b")
 # A plural noun within the next two words, after a participle that is then an adjective ("confirmed cases").
 _PLURAL_AHEAD = re.compile(r"\s+[a-z]+ed(?:\s+[A-Za-z-]+)?\s+[a-z]+s\b")
@@ -515,8 +514,6 @@ class Asked:
 
 
 _ASKS = [
-    # "how many seconds" counts a time as "how many years" does: a duration, not an amount of things
-    ("duration", re.compile(rf"\bhow many ({'|'.join(_TIME_UNIT_PLURALS)})\b", re.I)),
     ("amount", re.compile(r"\bhow many\b", re.I)),  # before "rate" or "price" in "how many barrels at that rate"
     (
         "money",
@@ -543,5 +540,7 @@ def asked_quantity(question: str) -> Asked | None:
             unit = None
             if kind == "amount" and (noun := _HOW_MANY.search(question)):
                 unit = _head_unit(noun.group(2))
+            if unit in _TIME_UNITS:  # "how many (more) weeks" counts a time: a duration, not an amount of things
+                return Asked("duration")
             return Asked(kind, unit)
     return None

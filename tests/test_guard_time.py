@@ -8,7 +8,7 @@ import pytest
 
 from rag.dates import Period, find_dates, find_periods
 from rag.guard import review, same_period
-from rag.quantities import asked_quantity, extract_quantities
+from rag.quantities import Asked, asked_quantity, extract_quantities
 from rag.retrieval import Passage
 
 
@@ -86,6 +86,8 @@ def test_questions_ask_for_ages_and_durations():
     assert asked_quantity("How many years did she serve?").kind == "duration"
     assert asked_quantity("The clock moved to how many seconds to midnight?").kind == "duration"
     assert asked_quantity("How many centuries did the dynasty rule?").kind == "duration"
+    assert asked_quantity("How many more weeks will the strike last?") == Asked("duration"), "a word before the unit"
+    assert asked_quantity("How many barrels were imported?") == Asked("amount", "barrel")
 
 
 CASES = "The health ministry said the country has {} confirmed monkeypox cases, up from the week before."
