@@ -677,22 +677,33 @@ def learned_ranker(path: Path = WEIGHTS_FILE) -> Ranker:
 
 
 # A name the articles shorten after first mention ("Williams" for "Serena Williams", "LeBron" for "LeBron James",
-# "Harvard" for "Harvard University", "New York" for "New York City") is answered in full.
+# "Harvard" for "Harvard University", "New York" for "New York City") is answered in full, and so is a figure its
+# sentence states with the noun it counts or the unit it is a rate of ("$4" for "$4 per gallon").
 _NAME_KINDS = ("PERSON", "ORG", "GPE")
 _MAX_NAME_WORDS = 4
 
 
-def full_names(candidates: Sequence[Candidate]) -> dict[str, Candidate]:
-    """For each short name, a mention of the full name it shortens, by its last words or its first ("williams"
-    -> "Serena Williams", "lebron" -> "LeBron James"): a name of the same kind, the longest the passages give, whose
-    other words are proper-name words."""
+def full_answers(candidates: Sequence[Candidate]) -> dict[str, Candidate]:
+    """For each short answer, a mention of it in full. A name by the full name it shortens, by its last words or
+    its first ("williams" -> "Serena Williams", "lebron" -> "LeBron James"): a name of the same kind, the longest
+    the passages give, whose other words are proper-name words. A figure by the longest figure of its sentence
+    that begins with it ("$4" -> "$4 per gallon", "13" -> "13 years")."""
     names = [c for c in candidates if c.kind in _NAME_KINDS and len(c.text.split()) <= _MAX_NAME_WORDS]
+    figures = [c for c in candidates if c.kind == "FIGURE"]
     found: dict[str, Candidate] = {}
-    for short in names:
-        longer = [c for c in names if c.kind == short.kind and _lengthens(c.text, short.key)]
-        if longer:
-            found[short.key] = max(longer, key=lambda c: (len(c.key), c.score))
+    for pool in (names, figures):
+        for short in pool:
+            longer = [c for c in pool if _states_in_full(c, short)]
+            if longer:
+                found[short.key] = max(longer, key=lambda c: (len(c.key), c.score))
     return found
+
+
+def _states_in_full(longer: Candidate, short: Candidate) -> bool:
+    if short.kind == "FIGURE":
+        same_sentence = (longer.n, longer.start) == (short.n, short.start)
+        return longer.kind == "FIGURE" and same_sentence and longer.key.startswith(short.key + " ")
+    return longer.kind == short.kind and _lengthens(longer.text, short.key)
 
 
 def _lengthens(name: str, short: str) -> bool:
@@ -706,8 +717,8 @@ def _lengthens(name: str, short: str) -> bool:
 
 
 def rank(candidates: list[Candidate], ranker: Ranker) -> list[Candidate]:
-    """One candidate per distinct answer, best first: a text's best-scored mention, a short name counted
-    with its full name and answered by a mention of the full name (which its sentence states). Candidates
+    """One candidate per distinct answer, best first: a text's best-scored mention, a short name or a bare figure
+    counted with its full form and answered by a mention of it (which its sentence states). Candidates
     of passages that hold too little of the question are none (a question in another language shares a
     word or two with the articles).
 
@@ -718,7 +729,7 @@ def rank(candidates: list[Candidate], ranker: Ranker) -> list[Candidate]:
     candidates = [c for c in candidates if c.features.get("passage_overlap", 0.0) >= ranker.min_passage_overlap]
     for c, score in zip(candidates, ranker.scores([c.features for c in candidates])):
         c.score = score
-    full = full_names(candidates)
+    full = full_answers(candidates)
     best: dict[str, Candidate] = {}
     mentions: dict[str, list[Candidate]] = {}
     by_sentence: dict[tuple[int, int], list[Candidate]] = {}

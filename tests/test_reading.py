@@ -18,7 +18,7 @@ from rag.reading import (
     answer_text,
     answer_type,
     find_candidates,
-    full_names,
+    full_answers,
     is_question_or_quiz,
     learned_ranker,
     model_choice,
@@ -464,7 +464,7 @@ def test_a_name_shortened_to_its_first_words_is_answered_in_full_but_never_by_a_
     reading = read(question, [passage(first + " " + later)], FakeEmbedder(), ranker=ranker)
     assert reading.short == "Marlo Keene" and reading.sentences[0].text == first
     # "Harbor City" (a place) is not "Harbor City Hawks" (a team) shortened
-    full = full_names(find_candidates(question, [passage(first + " " + later)], FakeEmbedder()))
+    full = full_answers(find_candidates(question, [passage(first + " " + later)], FakeEmbedder()))
     assert {short: c.text for short, c in full.items()} == {"marlo": "Marlo Keene"}
 
 
@@ -472,8 +472,19 @@ def test_a_full_name_adds_proper_name_words_only():
     def named(text: str, kind: str = "GPE") -> Candidate:
         return Candidate(text, kind, 1, f"{text} voted.", 0, len(text) + 7, {})
 
-    found = full_names([named("Kansas"), named("Kansas state"), named("New York"), named("New York City")])
+    found = full_answers([named("Kansas"), named("Kansas state"), named("New York"), named("New York City")])
     assert {short: c.text for short, c in found.items()} == {"new york": "New York City"}
+
+
+def test_a_bare_figure_is_answered_with_the_unit_its_sentence_states():
+    text = "Diesel in the county fell below $5 per gallon on Friday, and kerosene below $6 on Monday."
+    ranker = Ranker({"kind=FIGURE": 2.0, "words": -1.0}, bias=-1.0, threshold=0.1)
+    ranked = rank(find_candidates("Diesel fell below what price?", [passage(text)], FakeEmbedder()), ranker)
+    answers = [c.answer for c in ranked]
+    # the bare "$5" would score best (fewer words); it is answered, and counted, as "$5 per gallon"
+    assert answers[0] == "$5 per gallon" and "$5" not in answers
+    # a figure of the sentence that does not begin with it is no fuller form of it
+    assert "$6" in answers
 
 
 def test_when_is_answered_by_a_date_and_who_never_by_a_figure():
