@@ -700,6 +700,7 @@ def full_answers(candidates: Sequence[Candidate]) -> dict[str, Candidate]:
 
 
 def _states_in_full(longer: Candidate, short: Candidate) -> bool:
+    """Whether a candidate is a short one's full form (see `full_answers`)."""
     if short.kind == "FIGURE":
         same_sentence = (longer.n, longer.start) == (short.n, short.start)
         return longer.kind == "FIGURE" and same_sentence and longer.key.startswith(short.key + " ")
