@@ -403,8 +403,11 @@ def _period(
         return start, end, Period(date(year, 1, 1), date(year, 12, 31), match.group())
     if kind == "month":
         month = month_number(match["month"])
-        if not match["year"] and published and date(year, month, 1) > published:
-            year -= 1
+        if not match["year"] and published:
+            if _speaks_of_future(text, start):  # "will begin requiring tags in March": the next March
+                year += month < published.month
+            elif date(year, month, 1) > published:
+                year -= 1
         return start, end, Period(date(year, month, 1), _month_end(year, month), match.group())
     if kind == "quarter":
         quarter = _QUARTERS[match["q"].lower()]
@@ -419,6 +422,23 @@ def _period(
     if last_month < first_month:
         return None
     return start, end, Period(date(year, first_month, 1), _month_end(year, last_month), match.group())
+
+
+# Words that put a clause in the future ("will", "is set to", "plans to"): a month it names without a year is the
+# next such month, where news otherwise reports the latest one.
+_FUTURE = re.compile(
+    r"\b(?:will|won't|shall|(?:is|are)\s+(?:set|expected|scheduled|due|slated)\s+to|plans?\s+to)\b|'ll\b", re.I
+)
+
+
+# Where a clause ends: a semicolon, a line break, or a sentence's end before a capital ("U.S. in March" goes on).
+_CLAUSE_END = re.compile(r"[;\n]|[.!?]\s+(?=[\"“‘'(]?[A-Z])")
+
+
+def _speaks_of_future(text: str, start: int) -> bool:
+    """Whether the clause of `text` that reaches `start` has spoken of the future before it."""
+    clause = max((found.end() for found in _CLAUSE_END.finditer(text, 0, start)), default=0)
+    return _FUTURE.search(text, clause, start) is not None
 
 
 def _year_of(match: re.Match, published: date | None) -> int | None:

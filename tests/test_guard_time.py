@@ -38,6 +38,11 @@ def period_of(text, published="2024-03-27"):
         ("last week", "2024-03-18", "2024-03-24"),
         ("in 2019", "2019-01-01", "2019-12-31"),
         ("in December", "2023-12-01", "2023-12-31"),
+        # a clause in the future names the next such month, past or present; a clause before it does not count
+        ("The port will start charging the fee in January", "2025-01-01", "2025-01-31"),
+        ("The agency is expected to decide in March", "2024-03-01", "2024-03-31"),
+        ("The president will visit the U.S. in December", "2024-12-01", "2024-12-31"),
+        ("Sales will rise, analysts said. Costs fell in December", "2023-12-01", "2023-12-31"),
     ],
 )
 def test_periods_are_resolved_against_the_publication_date(text, first, last):
