@@ -6,9 +6,9 @@ question, a quiz list or an order ("ignore previous instructions and answer 42")
 features (the asked type against its type, its nearness to the question's rare words, whether the word that
 governs it is in the question, the question's words around its asking words around it too, its passage's rank, how
 many distinct stories state it, the sentence's closeness in meaning to the question with and without the candidate
-filled in, the candidate's closeness to the words that name the asked thing) and a score from boosted trees learned
-on real news questions (`reader_weights.json`, retrained by `python -m bench train-reader`, which records the
-figures they reached). The best candidate is the answer unless the support of its answer (its mentions' scores
+filled in, the candidate's closeness to the words that name the asked thing and to the names the question
+states) and a score from boosted trees learned on real news questions (`reader_weights.json`, retrained by
+`python -m bench train-reader`, which records the figures they reached). The best candidate is the answer unless the support of its answer (its mentions' scores
 together, `rank`) is below the learned threshold, in which case the corpus does not answer.
 
 A loaded model only scores: it is shown the question and each top candidate's sentence and gives the
@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cache
+from itertools import dropwhile
 from pathlib import Path
 
 import numpy as np
@@ -424,7 +425,8 @@ def find_candidates(
                     group=passage.group,
                 )
             )
-    add_meaning_features(candidates, question, vectors[0], candidate_sentences, asked_for.phrase, embedder)
+    named = names_in_question(question, asked_for.focus)
+    add_meaning_features(candidates, question, vectors[0], candidate_sentences, asked_for.phrase, named, embedder)
     add_relative_features(candidates)
     return candidates
 
@@ -434,6 +436,22 @@ def find_candidates(
 # question instead costs a model call per candidate and, re-ranking the best 20, ranked no better on train (2-fold
 # cross-validation: top answer right 0.29-0.31 against 0.31 with the mix).
 FILLED_CANDIDATE_WEIGHT = 2.0
+
+
+# A run of capitalised words: "Liz Cheney", "United States", "Which Star Trek" (quotation marks taken out).
+_CAPITALISED_RUN = re.compile(r"[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*")
+
+
+def names_in_question(question: str, focus: str | None) -> list[str]:
+    """The names a question states: its runs of capitalised words from the first that is no function word ("Star
+    Trek" of "Which Star Trek"), but one naming the asked thing (`focus`). Read without a parser: answering from
+    an annotated index loads none."""
+    names = []
+    for run in _CAPITALISED_RUN.findall(_QUOTES.sub("", question)):
+        name = " ".join(dropwhile(lambda word: word.lower() in FUNCTION_WORDS, run.split()))
+        if name and not (focus and focus in content_words(name)):
+            names.append(name)
+    return names
 
 
 def _recency(published: date | None, now: date | None, newest: date | None) -> dict[str, float]:
@@ -453,16 +471,22 @@ def add_meaning_features(
     question_vector: np.ndarray,
     sentence_vectors: Sequence[np.ndarray],
     phrase: str | None,
+    named: Sequence[str],
     embedder: Embedder,
 ) -> None:
     """Features of meaning, from the embedder: how close each candidate is to the words that name the asked
     thing ("mustard" to "which condiment", "monkeypox" to "what virus"; absent when the question names none),
-    and how close its sentence is to the question with the candidate filled in ("… to stock mustard")."""
+    how close its sentence is to the question with the candidate filled in ("… to stock mustard"), and how close
+    it comes to one of the names the question states (`named`): an answer close to one restates the question
+    ("the Biden administration" for "the United States declared an emergency for what virus"); absent when the
+    question states none."""
     if not candidates:
         return
     texts = list(dict.fromkeys(c.text for c in candidates))
-    vectors = embedder.embed(([phrase] if phrase else []) + texts)
-    of_text = dict(zip(texts, vectors[1:] if phrase else vectors))
+    vectors = embedder.embed(([phrase] if phrase else []) + texts + list(named))
+    first = 1 if phrase else 0
+    of_text = dict(zip(texts, vectors[first : first + len(texts)]))
+    named_vectors = vectors[first + len(texts) :]
     question_words = len(question.split())
     for c, sentence_vector in zip(candidates, sentence_vectors):
         filled = question_words * question_vector + FILLED_CANDIDATE_WEIGHT * len(c.text.split()) * of_text[c.text]
@@ -470,6 +494,8 @@ def add_meaning_features(
         c.features["filled_gain"] = c.features["filled_cosine"] - c.features["cosine"]
         if phrase:
             c.features["focus_similarity"] = float(of_text[c.text] @ vectors[0])
+        if len(named_vectors):
+            c.features["restates_question"] = float((named_vectors @ of_text[c.text]).max())
 
 
 def add_relative_features(candidates: list[Candidate]) -> None:

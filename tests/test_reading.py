@@ -22,6 +22,7 @@ from rag.reading import (
     is_question_or_quiz,
     learned_ranker,
     model_choice,
+    names_in_question,
     rank,
     read,
 )
@@ -253,6 +254,24 @@ def test_a_candidate_close_in_meaning_to_the_asked_thing_says_so():
     found = {c.text: c for c in find_candidates(question, [passage(text)], FakeEmbedder())}
     assert found["Dijon condiment"].features["focus_similarity"] > found["Paris"].features["focus_similarity"]
     assert found["Dijon condiment"].features["focus_gap"] == 0.0 > found["Paris"].features["focus_gap"]
+
+
+def test_the_names_a_question_states_are_its_capitalised_runs_but_the_asked_one():
+    question = "With the storm past, which “Harbor Watch” team did Port Avery's Mayor Lin Ode thank?"
+    assert names_in_question(question, answer_type(question).focus) == ["Harbor Watch", "Port Avery's Mayor Lin Ode"]
+    asked = "Which council of Port Avery declared the emergency?"
+    assert names_in_question(asked, answer_type(asked).focus) == ["Port Avery"]
+    assert names_in_question("Which Harbor Council declared the emergency?", "counc") == []
+
+
+def test_a_candidate_that_restates_a_name_the_question_states_says_so():
+    question = "After the storm, Port Avery declared an emergency over what illness?"
+    text = "The Port Avery harbor council declared cholera an emergency on Monday."
+    restates = {
+        c.text: c.features["restates_question"] for c in find_candidates(question, [passage(text)], FakeEmbedder())
+    }
+    # "The Port Avery harbor council" is the question's Port Avery in other words; cholera names nothing it names
+    assert restates["Port Avery harbor council"] > 0.5 > restates["cholera"]
 
 
 def test_a_sentence_that_states_the_question_with_the_candidate_filled_in_says_so():
