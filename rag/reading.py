@@ -8,8 +8,9 @@ governs it is in the question, the question's words around its asking words arou
 many distinct stories state it, the sentence's closeness in meaning to the question with and without the candidate
 filled in, the candidate's closeness to the words that name the asked thing and to the names the question
 states) and a score from boosted trees learned on real news questions (`reader_weights.json`, retrained by
-`python -m bench train-reader`, which records the figures they reached). The best candidate is the answer unless the support of its answer (its mentions' scores
-together, `rank`) is below the learned threshold, in which case the corpus does not answer.
+`python -m bench train-reader`, which records the figures they reached). The best candidate is the answer unless
+the support of its answer (its mentions' scores together, `rank`) is below the learned threshold, in which case
+the corpus does not answer.
 
 A loaded model only scores: it is shown the question and each top candidate's sentence and gives the
 log-likelihood of the candidate as the answer; it can never state a word no source states.
