@@ -12,9 +12,10 @@ import importlib
 import importlib.util
 import math
 import os
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Protocol
 
@@ -29,6 +30,7 @@ GENERATORS = {
     "extractive": (None, "no model: the learned ranker alone chooses the answer"),
 }
 DEFAULT_GENERATOR = "extractive"
+_LOG_ERROR, _LOG_CONTINUE = 4, 5  # enum ggml_log_level (llama-cpp-python maps an older one)
 LLAMA_CPP_MISSING = "llama-cpp-python is not installed: run `pip install llama-cpp-python`"
 
 
@@ -124,15 +126,36 @@ def check_gguf(path: str | Path) -> Path:
     return file
 
 
+@cache
+def _quiet_llama_cpp():
+    """Keep llama.cpp's notes off stderr, its errors aside. llama-cpp-python's own callback reads the log
+    levels by an older numbering, so with `verbose=False` it still prints warnings ("using full-size SWA
+    cache" on every load of Gemma 3) into the CLI's output. The callback is kept (cached) for as long as
+    llama.cpp may call it."""
+    import llama_cpp
+
+    last_level = [0]
+
+    @llama_cpp.llama_log_callback
+    def log(level: int, text: bytes, user_data) -> None:
+        if level != _LOG_CONTINUE:
+            last_level[0] = level
+        if last_level[0] == _LOG_ERROR:
+            sys.stderr.write(text.decode("utf-8", errors="replace"))
+
+    llama_cpp.llama_log_set(log, None)
+    return log
+
+
 class LlamaCppGenerator:
     """A GGUF model on the CPU through llama-cpp-python, scoring one text at a time (the model is not thread-safe)."""
 
     def __init__(
-        self, model_path: str | Path, *, name: str | None = None, n_ctx: int = 2048, threads: int | None = None
+        self, model_path: str | Path, *, name: str | None = None, n_ctx: int = 512, threads: int | None = None
     ):
         self.path = check_gguf(model_path)
         self.name = name or self.path.stem
-        self._n_ctx = n_ctx
+        self._n_ctx = n_ctx  # a prompt is one sentence and the question; a longer one keeps its end
         self._threads = threads or os.cpu_count() or 1
         self.lock = threading.Lock()
         # One long-lived thread runs every reply: llama.cpp's OpenMP team belongs to the calling thread,
@@ -152,6 +175,7 @@ class LlamaCppGenerator:
             from llama_cpp import Llama
         except ImportError:
             raise ModelError(LLAMA_CPP_MISSING) from None
+        _quiet_llama_cpp()
         try:
             # Greedy, seeded and quiet: answers must be repeatable and the CLI output clean.
             llm = Llama(model_path=str(self.path), n_ctx=self._n_ctx, n_threads=self._threads, seed=0, verbose=False)

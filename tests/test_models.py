@@ -240,6 +240,18 @@ def test_an_assembled_model_is_hashed_once_until_it_changes(tmp_path, monkeypatc
     assert bundled_gguf("gemma3-270m") == target and len(assembled) == 2
 
 
+@pytest.mark.integration
+def test_loading_and_scoring_with_gemma_writes_nothing_to_the_terminal(capfd):
+    """llama.cpp logs some notes whatever the verbosity ("using full-size SWA cache" for Gemma 3); they
+    would land in the middle of the CLI's answer."""
+    generator = resolve_generator("gemma3-270m")
+    assert (
+        generator.log_likelihood("The cap is 500,000 barrels.\nQuestion: What is the cap?\nShort answer:", " 500,000")
+        < 0
+    )
+    assert capfd.readouterr() == ("", "")
+
+
 # --- a context window too small for the prompt ---------------------------------------------------------
 
 
