@@ -404,16 +404,13 @@ def _period(
     if kind == "month":
         month = month_number(match["month"])
         if not match["year"] and published:
-            if _speaks_of_future(text, start):  # "will begin requiring tags in March": the next March
-                year += month < published.month
-            elif date(year, month, 1) > published:
-                year -= 1
+            year = _open_year(published, month, month, text, start)
         return start, end, Period(date(year, month, 1), _month_end(year, month), match.group())
     if kind == "quarter":
         quarter = _QUARTERS[match["q"].lower()]
         first_month = 3 * quarter - 2
-        if not (match["year"] or match["rel"]) and published and date(year, first_month, 1) > published:
-            year -= 1
+        if not (match["year"] or match["rel"]) and published:
+            year = _open_year(published, first_month, first_month + 2, text, start)
         return start, end, Period(date(year, first_month, 1), _month_end(year, first_month + 2), match.group())
     if kind == "months":
         count = 6 if match["n"].lower() == "half" else _COUNTS[match["n"].lower()]
@@ -424,8 +421,16 @@ def _period(
     return start, end, Period(date(year, first_month, 1), _month_end(year, last_month), match.group())
 
 
-# Words that put a clause in the future ("will", "is set to", "plans to"): a month it names without a year is the
-# next such month, where news otherwise reports the latest one.
+def _open_year(published: date, first_month: int, last_month: int, text: str, start: int) -> int:
+    """The year of a month or quarter stated without one (its months `first_month` to `last_month`) at `start`
+    of `text`: news reports the latest one begun by publication, but a clause about the future names the next
+    one not yet over ("will begin requiring tags in March", "will report in the fourth quarter")."""
+    if _speaks_of_future(text, start):
+        return published.year + (last_month < published.month)
+    return published.year - (date(published.year, first_month, 1) > published)
+
+
+# Words that put a clause in the future ("will", "is set to", "plans to").
 _FUTURE = re.compile(
     r"\b(?:will|won't|shall|(?:is|are)\s+(?:set|expected|scheduled|due|slated)\s+to|plans?\s+to)\b|'ll\b", re.I
 )

@@ -43,6 +43,10 @@ def period_of(text, published="2024-03-27"):
         ("The agency is expected to decide in March", "2024-03-01", "2024-03-31"),
         ("The president will visit the U.S. in December", "2024-12-01", "2024-12-31"),
         ("Sales will rise, analysts said. Costs fell in December", "2023-12-01", "2023-12-31"),
+        # a quarter as a month: the next one not yet over, in a clause about the future
+        ("The firm will report results for the fourth quarter", "2024-10-01", "2024-12-31"),
+        ("Deliveries are set to resume in the first quarter", "2024-01-01", "2024-03-31"),
+        ("Deliveries are set to resume in Q4", "2024-10-01", "2024-12-31"),
     ],
 )
 def test_periods_are_resolved_against_the_publication_date(text, first, last):
