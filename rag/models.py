@@ -134,13 +134,14 @@ def _quiet_llama_cpp():
     llama.cpp may call it."""
     import llama_cpp
 
-    last_level = [0]
+    last_level = 0
 
     @llama_cpp.llama_log_callback
     def log(level: int, text: bytes, user_data) -> None:
+        nonlocal last_level
         if level != _LOG_CONTINUE:
-            last_level[0] = level
-        if last_level[0] == _LOG_ERROR:
+            last_level = level
+        if last_level == _LOG_ERROR:
             sys.stderr.write(text.decode("utf-8", errors="replace"))
 
     llama_cpp.llama_log_set(log, None)
