@@ -2,10 +2,10 @@
 
     python -m bench train-reader [--questions N] [--train-dir DIR] [--dev-dir DIR] [--scratch DIR]
 
-Every train question comes with its own ~10 search-hit articles, so no global index is built: each
-question's articles are chunked as the index would chunk them and searched as an index is searched (by date,
-BM25 and the embedder fused by reciprocal rank; `question_passages`), and the top `DEFAULT_K` become its
-passages.
+Every train question comes with its own ~10 search-hit articles, so no global index is built: the articles
+of each week's questions (~130) are chunked as the index would chunk them, each question of the week is
+searched in them as an index is searched (by date, BM25 and the embedder fused by reciprocal rank;
+`ArticlePool`), and the top `DEFAULT_K` become its passages.
 The reader then extracts candidates and their features exactly as it does when answering; a candidate's
 label is whether an `accept` string appears in it as a short answer states it (`Candidate.answer`, figures
 in digits; `rag.evaluation.contains`, the scoring rule).
@@ -80,49 +80,75 @@ BAG_SHARE = 0.8
 ANNOTATE_BATCH = 500
 
 
-def question_passages(record: dict, corpus: Path, embedder, k: int = DEFAULT_K) -> list[Passage]:
-    """The question's top-k passages among its own articles, searched as `rag.retrieval.retrieve` searches
-    an index: articles published after `as_of` left out, and the recent ones (`recent_since`) that share a
-    meaningful word with the question (`about_question`) searched again and fused; each search is BM25, then a
-    dense re-rank of its best `KEYWORD_POOL`."""
-    import bm25s
+class ArticlePool:
+    """The chunks of some articles, chunked as the index chunks them, with a BM25 index over them: what a
+    question's passages are searched in."""
 
-    files = [corpus / name for name in record["articles"] if (corpus / name).exists()]
-    documents = [read_document(CorpusFile(f.name, corpus, *_size_and_time(f))) for f in files]
-    documents = group_near_duplicates([d for d in documents if d is not None])
-    chunks = [(doc, chunk) for doc in documents for chunk in chunk_document(doc)]
-    if not chunks:
-        return []
-    retriever = bm25s.BM25()
-    retriever.index(
-        bm25s.tokenize([c.text for _, c in chunks], stopwords="en", show_progress=False), show_progress=False
-    )
-    tokens = bm25s.tokenize([record["question"]], stopwords="en", show_progress=False)
-    ids, scores = retriever.retrieve(tokens, k=len(chunks), show_progress=False, n_threads=1)
-    matching = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if s > 0]
-    question_vector = embedder.embed([record["question"]])[0]
-    closeness: dict[int, float] = {}  # a chunk in both the main and the recent pool is embedded once
+    def __init__(self, names: list[str], corpus: Path):
+        import bm25s
 
-    def search(allowed: set[int], recent: bool = False) -> list[list[tuple[int, float]]]:
-        keyword = [pair for pair in matching if pair[0] in allowed][:KEYWORD_POOL]
-        if recent:
-            keyword = about_question(record["question"], keyword, lambda item: chunks[item][1].text)
-        if not keyword:
+        files = [corpus / name for name in names if (corpus / name).exists()]
+        documents = [read_document(CorpusFile(f.name, corpus, *_size_and_time(f))) for f in files]
+        documents = group_near_duplicates([d for d in documents if d is not None])
+        self.chunks = [(doc, chunk) for doc in documents for chunk in chunk_document(doc)]
+        self.days = [date.fromisoformat(doc.date) if doc.date else None for doc, _ in self.chunks]
+        self.retriever = bm25s.BM25()
+        if self.chunks:
+            self.retriever.index(
+                bm25s.tokenize([c.text for _, c in self.chunks], stopwords="en", show_progress=False),
+                show_progress=False,
+            )
+
+    def passages(self, record: dict, embedder, k: int = DEFAULT_K) -> list[Passage]:
+        """The question's top-k passages, searched as `rag.retrieval.retrieve` searches an index: articles
+        published after `as_of` left out, and the recent ones (`recent_since`) that share a meaningful word
+        with the question (`about_question`) searched again and fused; each search is BM25, then a dense
+        re-rank of its best `KEYWORD_POOL`."""
+        import bm25s
+
+        if not self.chunks:
             return []
-        new = [i for i, _ in keyword if i not in closeness]
-        if new:
-            vectors = embedder.embed([chunks[i][1].text for i in new])
-            closeness.update(zip(new, (float(v @ question_vector) for v in vectors)))
-        return [sorted(((i, closeness[i]) for i, _ in keyword), key=lambda p: -p[1]), keyword]
+        tokens = bm25s.tokenize([record["question"]], stopwords="en", show_progress=False)
+        ids, scores = self.retriever.retrieve(tokens, k=len(self.chunks), show_progress=False, n_threads=1)
+        matching = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if s > 0]
+        question_vector = embedder.embed([record["question"]])[0]
+        closeness: dict[int, float] = {}  # a chunk in both the main and the recent pool is embedded once
 
-    as_of = date.fromisoformat(record["as_of"]) if record.get("as_of") else None
-    days = [date.fromisoformat(doc.date) if doc.date else None for doc, _ in chunks]
-    published = {i for i, day in enumerate(days) if as_of is None or day is None or day <= as_of}
-    rankings = search(published)
-    since = recent_since(record["question"], as_of) if as_of else None
-    if since is not None:
-        rankings += search({i for i in published if days[i] is not None and days[i] >= since}, recent=True)
-    return [Passage.of(*chunks[item], score) for item, score in reciprocal_rank_fusion(*rankings)[:k]]
+        def search(allowed: set[int], recent: bool = False) -> list[list[tuple[int, float]]]:
+            keyword = [pair for pair in matching if pair[0] in allowed][:KEYWORD_POOL]
+            if recent:
+                keyword = about_question(record["question"], keyword, lambda item: self.chunks[item][1].text)
+            if not keyword:
+                return []
+            new = [i for i, _ in keyword if i not in closeness]
+            if new:
+                vectors = embedder.embed([self.chunks[i][1].text for i in new])
+                closeness.update(zip(new, (float(v @ question_vector) for v in vectors)))
+            return [sorted(((i, closeness[i]) for i, _ in keyword), key=lambda p: -p[1]), keyword]
+
+        as_of = date.fromisoformat(record["as_of"]) if record.get("as_of") else None
+        published = {i for i, day in enumerate(self.days) if as_of is None or day is None or day <= as_of}
+        rankings = search(published)
+        since = recent_since(record["question"], as_of) if as_of else None
+        if since is not None:
+            rankings += search(
+                {i for i in published if self.days[i] is not None and self.days[i] >= since}, recent=True
+            )
+        return [Passage.of(*self.chunks[item], score) for item, score in reciprocal_rank_fusion(*rankings)[:k]]
+
+
+def week_articles(records: list[dict]) -> dict[str, list[str]]:
+    """The articles searched for each question: those of every question of its week (`week`; a question with
+    none keeps its own). A live index holds many stories, so a question's own ~10 search hits alone would make
+    finding its passages too easy and train the ranker on passages unlike the ones it meets."""
+    pools: dict[str, set[str]] = {}
+    for record in records:
+        pools.setdefault(_week(record), set()).update(record["articles"])
+    return {week: sorted(names) for week, names in pools.items()}
+
+
+def _week(record: dict) -> str:
+    return record.get("week") or record["id"]
 
 
 def _size_and_time(path: Path) -> tuple[int, int]:
@@ -150,16 +176,24 @@ def load_records(path: Path) -> list[dict]:
     return records
 
 
-def cached_passages(records: list[dict], corpus: Path, cache: Path, embedder) -> dict[str, list[Passage]]:
-    """Passages per question id, computed once and kept in `cache` (a pickle, outside the repository)."""
+def cached_passages(
+    records: list[dict], articles: dict[str, list[str]], corpus: Path, cache: Path, embedder
+) -> dict[str, list[Passage]]:
+    """Passages per question id, each question searched in its week's `articles` (`week_articles`), computed
+    once and kept in `cache` (a pickle, outside the repository)."""
     found: dict[str, list[Passage]] = pickle.loads(cache.read_bytes()) if cache.exists() else {}
-    todo = [r for r in records if r["id"] not in found]
-    began = time.perf_counter()
-    for done, record in enumerate(todo, start=1):
-        found[record["id"]] = question_passages(record, corpus, embedder)
-        if done % 25 == 0 or done == len(todo):
-            cache.write_bytes(pickle.dumps(found))
-            print(f"  passages: {done}/{len(todo)} questions in {time.perf_counter() - began:.0f} s", flush=True)
+    todo: dict[str, list[dict]] = {}
+    for record in records:
+        if record["id"] not in found:
+            todo.setdefault(_week(record), []).append(record)
+    began, done, total = time.perf_counter(), 0, sum(map(len, todo.values()))
+    for week, questions in todo.items():
+        pool = ArticlePool(articles[week], corpus)
+        for record in questions:
+            found[record["id"]] = pool.passages(record, embedder)
+        done += len(questions)
+        cache.write_bytes(pickle.dumps(found))
+        print(f"  passages: {done}/{total} questions in {time.perf_counter() - began:.0f} s", flush=True)
     return found
 
 
@@ -451,13 +485,17 @@ def run(argv: list[str] | None = None) -> list[Figure]:
     embedder = shared_embedder()
     args.scratch.mkdir(parents=True, exist_ok=True)
     train = load_records(args.train_dir / "qa.jsonl")
+    articles = {"train": week_articles(train)}
     random.Random(SEED).shuffle(train)
     train = train[: args.questions] if args.questions else train
     dev = load_records(args.dev_dir / "qa.jsonl")
+    articles["dev"] = week_articles(dev)
     sets = {}
     for name, records, directory in (("train", train, args.train_dir), ("dev", dev, args.dev_dir)):
         print(f"== {name}: {len(records)} questions", flush=True)
-        passages = cached_passages(records, directory / "corpus", args.scratch / f"{name}-passages.pkl", embedder)
+        passages = cached_passages(
+            records, articles[name], directory / "corpus", args.scratch / f"{name}-passages.pkl", embedder
+        )
         passages = annotated(passages, args.scratch / f"{name}-annotations.pkl")
         vectors = CachedEmbedder(embedder, args.scratch / f"{name}-vectors.pkl")
         candidates = cached_candidates(records, passages, args.scratch / f"{name}-candidates.pkl", vectors)
