@@ -434,7 +434,7 @@ def write_weights(ranker: Ranker, found: dict, model: str) -> None:
     previous = json.loads(WEIGHTS_FILE.read_text(encoding="utf-8")) if WEIGHTS_FILE.exists() else {}
     data = {
         "about": f"rag/reading.py's candidate ranker: {kind} learned by `python -m bench train-reader --model "
-        f"{model}` on RealTimeQA train questions (each with its own articles). Below `threshold` the best "
+        f"{model}` on RealTimeQA train questions (each searched among its week's articles). Below `threshold` the best "
         f"candidates (by their answer's support: its mentions' scores together) of train questions held out from the fit ({THRESHOLD_FOLDS}-fold, {THRESHOLD_SPLITS} splits pooled) were right at most "
         f"{LOW_PRECISION:.0%} of the time: abstain. Passages holding less "
         f"than `min_passage_overlap` of the question (where {PASSAGE_OVERLAP_QUANTILE:.0%} of train's right "
