@@ -213,7 +213,7 @@ class OnnxEmbedder:
         if progress:
             from tqdm import tqdm
 
-            bar = tqdm(total=len(texts), desc="Embedding", unit="text")
+            bar = tqdm(total=len(texts), desc="embed", unit="text")
         for start in range(0, len(order), TOKENIZE_WINDOW):
             window = order[start : start + TOKENIZE_WINDOW]
             tokens = [e.ids for e in tokenizer.encode_batch([texts[i] for i in window])]
