@@ -12,8 +12,10 @@ in digits; `rag.evaluation.contains`, the scoring rule).
 
 Passages, their annotations (as an index build stores them), the sentence vectors and the features are
 cached under --scratch (embedding and spaCy are the slow parts), so a rerun only refits, and a change of
-features recomputes them without parsing or embedding anything again. Nothing of the data set is written into the repository: only the learned
-weights, the threshold and the figures they reached (`rag/reader_weights.json`).
+features recomputes them without parsing or embedding anything again. Passages and candidates are kept by
+question id, so after a change to how passages are searched (or with a scratch from before questions were
+searched among their week's articles) remove them: `rm DIR/*-passages.pkl DIR/*-candidates.pkl`. Nothing of
+the data set is written into the repository: only the learned weights, the threshold and the figures they reached (`rag/reader_weights.json`).
 
 Dev figures here are reader-only (top candidate accepted, with the passages this script retrieves);
 the system figure is `rag eval` on the dev index, scored by realtimeqa-score.
