@@ -84,10 +84,14 @@ ANNOTATE_BATCH = 500
 
 class ArticlePool:
     """The chunks of some articles, chunked as the index chunks them, with a BM25 index over them: what a
-    question's passages are searched in."""
+    question's passages are searched in. A chunk is embedded once, when a question's search first reaches it,
+    and kept for the other questions of the pool."""
 
-    def __init__(self, names: list[str], corpus: Path):
+    def __init__(self, names: list[str], corpus: Path, embedder):
         import bm25s
+
+        self.embedder = embedder
+        self.vectors: dict[int, object] = {}
 
         files = [corpus / name for name in names if (corpus / name).exists()]
         documents = [read_document(CorpusFile(f.name, corpus, *_size_and_time(f))) for f in files]
@@ -101,7 +105,7 @@ class ArticlePool:
                 show_progress=False,
             )
 
-    def passages(self, record: dict, embedder, k: int = DEFAULT_K) -> list[Passage]:
+    def passages(self, record: dict, k: int = DEFAULT_K) -> list[Passage]:
         """The question's top-k passages, searched as `rag.retrieval.retrieve` searches an index: articles
         published after `as_of` left out, and the recent ones (`recent_since`) that share a meaningful word
         with the question (`about_question`) searched again and fused; each search is BM25, then a dense
@@ -113,8 +117,7 @@ class ArticlePool:
         tokens = bm25s.tokenize([record["question"]], stopwords="en", show_progress=False)
         ids, scores = self.retriever.retrieve(tokens, k=len(self.chunks), show_progress=False, n_threads=1)
         matching = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if s > 0]
-        question_vector = embedder.embed([record["question"]])[0]
-        closeness: dict[int, float] = {}  # a chunk in both the main and the recent pool is embedded once
+        question_vector = self.embedder.embed([record["question"]])[0]
 
         def search(allowed: set[int], recent: bool = False) -> list[list[tuple[int, float]]]:
             keyword = [pair for pair in matching if pair[0] in allowed][:KEYWORD_POOL]
@@ -122,11 +125,11 @@ class ArticlePool:
                 keyword = about_question(record["question"], keyword, lambda item: self.chunks[item][1].text)
             if not keyword:
                 return []
-            new = [i for i, _ in keyword if i not in closeness]
+            new = [i for i, _ in keyword if i not in self.vectors]
             if new:
-                vectors = embedder.embed([self.chunks[i][1].text for i in new])
-                closeness.update(zip(new, (float(v @ question_vector) for v in vectors)))
-            return [sorted(((i, closeness[i]) for i, _ in keyword), key=lambda p: -p[1]), keyword]
+                self.vectors.update(zip(new, self.embedder.embed([self.chunks[i][1].text for i in new])))
+            closeness = ((i, float(self.vectors[i] @ question_vector)) for i, _ in keyword)
+            return [sorted(closeness, key=lambda p: -p[1]), keyword]
 
         as_of = date.fromisoformat(record["as_of"]) if record.get("as_of") else None
         published = {i for i, day in enumerate(self.days) if as_of is None or day is None or day <= as_of}
@@ -190,9 +193,9 @@ def cached_passages(
             todo.setdefault(_week(record), []).append(record)
     began, done, total = time.perf_counter(), 0, sum(map(len, todo.values()))
     for week, questions in todo.items():
-        pool = ArticlePool(articles[week], corpus)
+        pool = ArticlePool(articles[week], corpus, embedder)
         for record in questions:
-            found[record["id"]] = pool.passages(record, embedder)
+            found[record["id"]] = pool.passages(record)
         done += len(questions)
         cache.write_bytes(pickle.dumps(found))
         print(f"  passages: {done}/{total} questions in {time.perf_counter() - began:.0f} s", flush=True)

@@ -28,7 +28,7 @@ def write_pages(tmp_path) -> None:
 def passages(tmp_path, question: str, as_of: str | None) -> list[str]:
     write_pages(tmp_path)
     record = {"id": "q1", "question": question, "articles": sorted(PAGES), "as_of": as_of}
-    return [p.source for p in ArticlePool(record["articles"], tmp_path).passages(record, FakeEmbedder(), k=3)]
+    return [p.source for p in ArticlePool(record["articles"], tmp_path, FakeEmbedder()).passages(record, k=3)]
 
 
 def test_train_passages_leave_out_later_articles_and_prefer_the_recent_ones(tmp_path):
